@@ -1,0 +1,64 @@
+# tweetstream — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The Kaggle CSVs: ../shared/data on the project's machines, else ./data (see README).
+export TWEETSTREAM_DATA_DIR ?= $(firstword $(wildcard ../shared/data) data)
+
+.PHONY: help setup system-deps up down status demo test test-unit test-integration lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+system-deps: ## Install Java, Maven and PostgreSQL's server from Debian if missing
+	@infra/local/scripts/install-system-deps.sh
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"' \
+	  || { echo "error: $(PYTHON) is not Python 3.11; run make PYTHON=python3.11" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+setup: system-deps $(BIN)/.installed ## Install everything (system packages, venv, package)
+
+up: setup ## Start the local stack (Kafka, PostgreSQL, S3, MLflow)
+	$(BIN)/tweetstream up
+
+down: ## Stop the local stack
+	@if [ -x $(BIN)/tweetstream ]; then $(BIN)/tweetstream down; fi
+
+status: ## Show the local stack's health
+	$(BIN)/tweetstream status
+
+demo: setup ## Run the main job end to end on the local stack
+	$(BIN)/tweetstream demo
+
+lint: setup ## ruff, formatting and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test-unit: setup ## Unit tests only (no services)
+	$(BIN)/pytest tests/unit
+
+test-integration: up ## Integration tests against the real local stack
+	$(BIN)/pytest tests/integration
+
+test: setup lint up ## Everything CI runs: lint, unit and integration tests on real services
+	$(BIN)/pytest tests
+
+bench: up ## Benchmarks (print numbers beside a baseline measured in the same run)
+	$(BIN)/python benchmarks/model_bench.py --data $(TWEETSTREAM_DATA_DIR)
+
+clean: down ## Remove the venv and all local state
+	rm -rf $(VENV) .tweetstream .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Infrastructure: the local stack (``infra/local``), Kafka jars (``infra/kafka``), deployment."""

@@ -1,0 +1,1 @@
+"""Watch the stream: Evidently windows, drift policy, dashboards."""

@@ -1,0 +1,1 @@
+"""Publish tweets to Kafka (`tweetstream produce`)."""

@@ -1,0 +1,1 @@
+"""The Faust worker: classify tweets and write them to every sink."""

@@ -1,0 +1,24 @@
+"""Integration fixtures: real Kafka, PostgreSQL, S3 and MLflow (see ``services.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.services import real_services
+from tweetstream.settings import Settings
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration is an integration test."""
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at real, healthy services for the whole session."""
+    with real_services(tmp_path_factory.mktemp("stack")) as s:
+        yield s

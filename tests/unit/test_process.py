@@ -1,0 +1,60 @@
+"""Managed processes: pid files, identity across pid reuse, stopping whole process groups."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.local.errors import ServiceStartError
+from infra.local.process import ManagedProcess, wait_until
+
+
+@pytest.fixture
+def proc(tmp_path: Path) -> ManagedProcess:
+    return ManagedProcess("sleeper", tmp_path / "sleeper.pid", tmp_path / "logs" / "sleeper.log")
+
+
+def test_spawn_tracks_and_stop_ends_the_process(proc: ManagedProcess) -> None:
+    pid = proc.spawn([sys.executable, "-c", "import time; print('hi', flush=True); time.sleep(60)"])
+    assert proc.pid() == pid
+    assert wait_until(lambda: "hi" in proc.log_tail(), 10)
+    assert proc.stop(timeout=5)
+    assert not proc.running()
+    assert not proc.pid_file.exists()
+
+
+def test_stop_reaches_children_of_the_process(proc: ManagedProcess, tmp_path: Path) -> None:
+    child_pid_file = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time;"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        f"open({str(child_pid_file)!r}, 'w').write(str(c.pid)); time.sleep(60)"
+    )
+    proc.spawn([sys.executable, "-c", code])
+    assert wait_until(child_pid_file.exists, 10)
+    child = int(child_pid_file.read_text())
+    proc.stop(timeout=5)
+    assert wait_until(lambda: not Path(f"/proc/{child}").exists(), 5)
+
+
+def test_stale_pid_file_is_ignored_and_removed(proc: ManagedProcess) -> None:
+    proc.pid_file.write_text("999999 12345\n")
+    assert proc.pid() is None
+    assert not proc.pid_file.exists()
+
+
+def test_reused_pid_is_not_ours(proc: ManagedProcess) -> None:
+    import os
+
+    # our own pid is alive, but with another start time it is a different process
+    proc.pid_file.write_text(f"{os.getpid()} 1\n")
+    assert not proc.running()
+    assert proc.stop() is False  # and we never signal it
+
+
+def test_missing_executable_is_a_clear_error(proc: ManagedProcess) -> None:
+    with pytest.raises(ServiceStartError, match="cannot start sleeper"):
+        proc.spawn(["/nonexistent/binary"])
+    assert not proc.running()

@@ -1,0 +1,141 @@
+"""The one command line: ``tweetstream``. Logging is configured here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tweetstream import __version__
+from tweetstream.errors import TweetstreamError
+from tweetstream.logs import configure_logging
+from tweetstream.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="tweetstream",
+    help="Classify tweets about real disasters, in the stream.\n\n"
+    "Every endpoint, topic and credential comes from TWEETSTREAM_* environment variables "
+    "(see .env.example).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tweetstream {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "WARNING",
+    json_logs: Annotated[bool, typer.Option(help="Log one JSON object per line.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    configure_logging(log_level, json_logs)
+
+
+def settings() -> Settings:
+    """The settings of this process (read once)."""
+    return get_settings()
+
+
+# --- local stack -----------------------------------------------------------------------
+
+
+def _status_table(rows: list[dict[str, object]]) -> Table:
+    table = Table(title="tweetstream local stack")
+    for col in ("service", "endpoint", "health", "pid", "log"):
+        table.add_column(col)
+    for row in rows:
+        health = "[green]healthy[/]" if row["healthy"] else "[red]down[/]"
+        table.add_row(
+            str(row["name"]), str(row["endpoint"]), health, str(row["pid"] or "-"), str(row["log"])
+        )
+    return table
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka, PostgreSQL, S3 and MLflow as local processes (idempotent)."""
+    from infra.local import Stack
+
+    began = time.monotonic()
+    stack = Stack(settings())
+    with console.status("starting the local stack…") as spinner:
+        rows = stack.up(report=lambda msg: spinner.update(msg))
+    console.print(_status_table([r.to_dict() for r in rows]))
+    console.print(f"stack up in {time.monotonic() - began:.1f}s")
+
+
+@app.command()
+def down(
+    purge: Annotated[bool, typer.Option(help="Also delete all local data (not the jars).")] = False,
+) -> None:
+    """Stop the local stack; --purge also deletes its data."""
+    from infra.local import Stack
+
+    Stack(settings()).down(purge=purge, report=console.print)
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show each service's endpoint and health; exit 1 if any is down."""
+    from infra.local import Stack
+
+    rows = [r.to_dict() for r in Stack(settings()).status()]
+    if as_json:
+        print(json.dumps({str(r["name"]): r for r in rows}, indent=2))
+    else:
+        console.print(_status_table(rows))
+    if not all(r["healthy"] for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo() -> None:
+    """Bring the stack up and show that every service answers."""
+    from infra.local import Stack
+    from infra.local.probe import probe_all
+
+    s = settings()
+    with console.status("starting the local stack…") as spinner:
+        Stack(s).up(report=lambda msg: spinner.update(msg))
+    table = Table(title="every service answers")
+    for col in ("service", "ok", "answer"):
+        table.add_column(col)
+    answers = probe_all(s)
+    for a in answers:
+        table.add_row(a.service, "[green]yes[/]" if a.ok else "[red]no[/]", a.detail)
+    console.print(table)
+    if not all(a.ok for a in answers):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point: expected errors become one line on stderr, exit 2."""
+    try:
+        app()
+    except TweetstreamError as err:
+        err_console.print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

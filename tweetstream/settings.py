@@ -1,0 +1,122 @@
+"""One frozen settings object: the only place endpoints, topics and credentials come from.
+
+Every field can be set with an environment variable prefixed ``TWEETSTREAM_``
+(``kafka_bootstrap`` -> ``TWEETSTREAM_KAFKA_BOOTSTRAP``) or in a ``.env`` file.
+``.env.example`` documents each of them. Build it once at the CLI edge with
+:func:`get_settings` and pass it down; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of every tweetstream process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TWEETSTREAM_", env_file=".env", frozen=True, extra="ignore"
+    )
+
+    # --- files -----------------------------------------------------------------
+    state_dir: Path = Field(
+        Path(".tweetstream"), description="Local stack state: data, logs, pid files."
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Directory holding the Kaggle train.csv and test.csv."
+    )
+
+    # --- Kafka -------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_controller_port: int = Field(9093, description="Local KRaft controller port.")
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT locally; SASL_SSL for Amazon MSK with IAM."
+    )
+    kafka_sasl_mechanism: str | None = Field(
+        None, description="SASL mechanism (e.g. AWS_MSK_IAM, OAUTHBEARER); unset locally."
+    )
+    topic_partitions: int = Field(4, ge=1, description="Partitions of each project topic.")
+    raw_topic: str = "tweets.raw"
+    classified_topic: str = "tweets.classified"
+    dlq_topic: str = "tweets.dlq"
+    retrain_topic: str = "model.retrain"
+    labels_topic: str = "tweets.labels"
+
+    # --- PostgreSQL --------------------------------------------------------------
+    pg_host: str = "127.0.0.1"
+    pg_port: int = Field(55432, description="Port of the project's own PostgreSQL cluster.")
+    pg_database: str = "tweetstream"
+    pg_user: str = "tweetstream"
+    pg_password: str = "tweetstream"
+    mlflow_database: str = Field("mlflow", description="Database of MLflow's backend store.")
+    pg_bin_dir: Path | None = Field(
+        None, description="PostgreSQL server binaries; default: newest /usr/lib/postgresql/*/bin."
+    )
+
+    # --- S3 ----------------------------------------------------------------------
+    s3_endpoint_url: str | None = Field(
+        "http://127.0.0.1:8333", description="S3 endpoint; empty for AWS S3 itself."
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "tweetstream"
+    s3_secret_key: str = "tweetstream-secret"
+    archive_bucket: str = "tweetstream-archive"
+    mlflow_bucket: str = "tweetstream-mlflow"
+    reports_bucket: str = "tweetstream-reports"
+
+    # --- MLflow ------------------------------------------------------------------
+    mlflow_tracking_uri: str = "http://127.0.0.1:5000"
+    metrics_port: int = Field(8000, description="Port of the worker's Prometheus metrics.")
+    mlflow_experiment: str = "disaster-tweets"
+    model_name: str = "disaster-tweets"
+
+    # --- derived -----------------------------------------------------------------
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Every topic the project creates."""
+        return (
+            self.raw_topic,
+            self.classified_topic,
+            self.dlq_topic,
+            self.retrain_topic,
+            self.labels_topic,
+        )
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        """Every bucket the project creates."""
+        return (self.archive_bucket, self.mlflow_bucket, self.reports_bucket)
+
+    def postgres_url(self, database: str | None = None, driver: str = "") -> str:
+        """A ``postgresql://`` URL (``driver="psycopg2"`` gives SQLAlchemy's explicit form)."""
+        user = quote(self.pg_user, safe="")
+        password = quote(self.pg_password, safe="")
+        db = database or self.pg_database
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        return f"{scheme}://{user}:{password}@{self.pg_host}:{self.pg_port}/{db}"
+
+    @property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server (the local broker listens there)."""
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def s3_port(self) -> int:
+        """Port of the S3 endpoint (the local SeaweedFS listens there)."""
+        return int((self.s3_endpoint_url or "http://x:443").rstrip("/").rsplit(":", 1)[1])
+
+    @property
+    def mlflow_port(self) -> int:
+        """Port of the MLflow tracking server."""
+        return int(self.mlflow_tracking_uri.rstrip("/").rsplit(":", 1)[1])
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and ``.env``."""
+    return Settings()
