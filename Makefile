@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # The Kaggle CSVs: ../shared/data on the project's machines, else ./data (see README).
 export TWEETSTREAM_DATA_DIR ?= $(firstword $(wildcard ../shared/data) data)
+# MLflow and pytest leave temporary folders: keep them inside the project's state directory.
+export TMPDIR := $(CURDIR)/.tweetstream/tmp
+$(shell mkdir -p $(TMPDIR))
 
 .PHONY: help setup system-deps up down status demo test test-unit test-integration lint format bench clean
 
@@ -57,7 +60,7 @@ test-integration: up ## Integration tests against the real local stack
 test: setup lint up ## Everything CI runs: lint, unit and integration tests on real services
 	$(BIN)/pytest tests
 
-bench: up ## Benchmarks (print numbers beside a baseline measured in the same run)
+bench: setup ## Benchmarks (print numbers beside a baseline measured in the same run)
 	$(BIN)/python benchmarks/model_bench.py --data $(TWEETSTREAM_DATA_DIR)
 
 clean: down ## Remove the venv and all local state

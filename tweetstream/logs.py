@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 
@@ -35,5 +36,10 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("kafka", "botocore", "urllib3", "aiokafka"):
+    for noisy in ("kafka", "botocore", "urllib3", "aiokafka", "mlflow"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # MLflow warns on every cloudpickle save; we chose cloudpickle on purpose (see models/train.py)
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    # MLflow prints a progress bar per artifact download and a link per run: noise in a CLI
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")

@@ -75,6 +75,25 @@ class Settings(BaseSettings):
     mlflow_experiment: str = "disaster-tweets"
     model_name: str = "disaster-tweets"
 
+    # --- model training and the promotion gate -------------------------------------
+    cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
+    eval_fraction: float = Field(
+        0.1,
+        gt=0,
+        lt=0.5,
+        description="Share of labeled tweets (chosen by a hash of their id) held out as the "
+        "fixed evaluation set of the promotion gate; no registered model trains on them.",
+    )
+    gate_f1_margin: float = Field(
+        0.005, description="F1 a challenger must gain over the champion to be promoted."
+    )
+    gate_min_tweets_per_second: float = Field(
+        20_000, description="Latency budget: batch inference rate on one core, tweets/s."
+    )
+    gate_max_positive_rate_gap: float = Field(
+        0.15, description="Largest allowed gap between predicted and true positive rate."
+    )
+
     # --- derived -----------------------------------------------------------------
     @property
     def topics(self) -> tuple[str, ...]:
@@ -120,3 +139,22 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment and ``.env``."""
     return Settings()
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: every setting, its description and default."""
+    lines = [
+        "# Every tweetstream setting and its default (python -m tweetstream.settings).",
+        "# Environment variables TWEETSTREAM_<FIELD> override .env; .env overrides the defaults.",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        if field.description:
+            lines.append(f"# {field.description}")
+        key = f"TWEETSTREAM_{name.upper()}"
+        lines.append(f"{key}={field.default}" if field.default is not None else f"# {key}=")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

@@ -1,0 +1,1 @@
+"""Model code for tweetstream: text cleaning and scikit-learn pipelines."""

@@ -1,0 +1,11 @@
+"""Errors of training, evaluation and the registry."""
+
+from tweetstream.errors import DataError, TweetstreamError
+
+
+class DatasetError(DataError):
+    """A labeled CSV cannot be used; the message names the file and the problem."""
+
+
+class ModelError(TweetstreamError):
+    """A model cannot be loaded, registered or promoted."""
