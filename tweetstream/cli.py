@@ -215,6 +215,16 @@ def evaluate(
     console.print(table)
 
 
+# --- stream -----------------------------------------------------------------------------
+# Each capability keeps its command next to its code; this file only mounts them.
+from producer.cli import produce  # noqa: E402
+from stream.cli import db_app, worker  # noqa: E402
+
+app.command()(produce)
+app.command()(worker)
+app.add_typer(db_app, name="db")
+
+
 def main() -> None:
     """Console-script entry point: expected errors become one line on stderr, exit 2."""
     try:

@@ -75,6 +75,25 @@ class Settings(BaseSettings):
     mlflow_experiment: str = "disaster-tweets"
     model_name: str = "disaster-tweets"
 
+    # --- stream worker ---------------------------------------------------------------
+    worker_group: str = Field(
+        "tweetstream-worker", description="Faust app id = Kafka consumer group of the workers."
+    )
+    batch_size: int = Field(500, ge=1, description="Most tweets classified in one batch.")
+    batch_within: float = Field(
+        0.2, gt=0, description="Seconds a batch waits to fill before it is processed anyway."
+    )
+    model_poll_seconds: float = Field(
+        10.0, gt=0, description="How often the worker checks where @champion points."
+    )
+    archive_prefix: str = Field("tweets", description="Key prefix of the S3 archive.")
+    archive_chunk_offsets: int = Field(
+        1000, ge=1, description="Kafka offsets per archive object (per partition and hour)."
+    )
+    sink_retry_max_seconds: float = Field(
+        30.0, gt=0, description="Longest pause between retries of a failing sink."
+    )
+
     # --- model training and the promotion gate -------------------------------------
     cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
     eval_fraction: float = Field(

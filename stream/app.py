@@ -1,0 +1,186 @@
+"""The Faust app: one thin, batched agent plus a timer that follows ``@champion``.
+
+Delivery: ``take_events`` acks a batch's events only when the agent asks for the next batch,
+and the agent only does that after every sink succeeded (sinks retry forever, see
+``retry.py``). Faust commits acked offsets, so a crash (even ``kill -9``) replays the
+uncommitted batch; the sinks are idempotent (upsert by id, archive keyed by offset), so
+PostgreSQL and S3 end with each tweet exactly once and ``tweets.classified`` at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from stream import metrics
+from stream.archive import ArchiveRecord, S3Archive
+from stream.db import PostgresSink
+from stream.model import LoadedModel, ModelHolder
+from stream.processing import Incoming, classify, validate
+from stream.retry import retry_async, retry_forever
+from tweetstream.schemas import ClassifiedTweet, DeadLetter, utcnow
+from tweetstream.settings import Settings
+
+log = logging.getLogger(__name__)
+Send = Callable[[bytes | None, bytes], Awaitable[Any]]
+
+
+def _incoming(event: Any) -> Incoming:
+    msg = event.message
+    return Incoming(
+        key=msg.key,
+        value=msg.value or b"",
+        partition=msg.partition,
+        offset=msg.offset,
+        timestamp_ms=int((msg.timestamp or time.time()) * 1000),
+    )
+
+
+class BatchHandler:
+    """Everything one batch goes through: validate, classify, sink, publish."""
+
+    def __init__(
+        self, settings: Settings, holder: ModelHolder, send_classified: Send, send_dead: Send
+    ) -> None:
+        self.settings = settings
+        self.holder = holder
+        self.postgres = PostgresSink(settings)
+        self.archive = S3Archive(settings)
+        self.send_classified = send_classified
+        self.send_dead = send_dead
+
+    async def model(self) -> LoadedModel:
+        """The served model; waits (holding the batch, committing nothing) until one exists."""
+        warned = False
+        while self.holder.current is None:
+            await asyncio.to_thread(self.holder.refresh)
+            if self.holder.current is None:
+                if not warned:
+                    log.warning(
+                        "no @champion for %s yet: waiting (train with --promote)",
+                        self.settings.model_name,
+                    )
+                    warned = True
+                await asyncio.sleep(min(self.settings.model_poll_seconds, 5.0))
+        return self.holder.current
+
+    async def handle(self, batch: list[Incoming]) -> None:
+        began = time.perf_counter()
+        loaded = await self.model()
+        valid, dead = validate(batch, self.settings.raw_topic)
+        results = await asyncio.to_thread(classify, loaded, valid, utcnow())
+        await self._sink(valid_records(valid, results), results, dead)
+        self._observe(batch, results, dead, loaded, time.perf_counter() - began)
+
+    async def _sink(
+        self, archive: list[ArchiveRecord], results: list[ClassifiedTweet], dead: list[DeadLetter]
+    ) -> None:
+        cap = self.settings.sink_retry_max_seconds
+        rows = [(r.result, r.partition, r.offset) for r in archive]
+        dead_rows = [
+            (d.source_topic, d.source_partition, d.source_offset, d.reason, d.failed_at)
+            for d in dead
+        ]
+        await retry_forever("postgres", lambda: self.postgres.write(rows, dead_rows), cap)
+        if archive:
+            await retry_forever("s3", lambda: self.archive.write(archive), cap)
+        await retry_async("kafka", lambda: self._publish(results, dead), cap)
+
+    async def _publish(self, results: list[ClassifiedTweet], dead: list[DeadLetter]) -> None:
+        futures = [await self.send_classified(r.id.encode(), r.to_bytes()) for r in results]
+        futures += [
+            await self.send_dead(
+                d.original_key_b64.encode() if d.original_key_b64 else None, d.to_bytes()
+            )
+            for d in dead
+        ]
+        await asyncio.gather(*futures)
+
+    def _observe(
+        self,
+        batch: list[Incoming],
+        results: list[ClassifiedTweet],
+        dead: list[DeadLetter],
+        loaded: LoadedModel,
+        seconds: float,
+    ) -> None:
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.BATCH_SECONDS.observe(seconds)
+        metrics.EVENTS.labels(outcome="classified").inc(len(results))
+        metrics.EVENTS.labels(outcome="dead").inc(len(dead))
+        for d in dead:
+            metrics.DLQ.labels(reason_kind=metrics.reason_kind(d.reason)).inc()
+        now = time.time()
+        for r in results:
+            if r.produced_at is not None:
+                metrics.LAG_SECONDS.observe(max(0.0, now - r.produced_at.timestamp()))
+        if loaded.version.isdigit():
+            metrics.MODEL_VERSION.set(int(loaded.version))
+
+
+def valid_records(valid: list[Any], results: list[ClassifiedTweet]) -> list[ArchiveRecord]:
+    """Pair each valid record with its result for the archive."""
+    return [
+        ArchiveRecord(v.source.partition, v.source.offset, v.source.timestamp_ms, v.tweet, r)
+        for v, r in zip(valid, results, strict=True)
+    ]
+
+
+def _broker_urls(bootstrap: str) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def _bytes_topic(app: faust.App, name: str) -> faust.TopicT:
+    """A topic of raw bytes: the worker parses (and dead-letters) records itself."""
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+def create_app(settings: Settings, datadir: Path | None = None) -> faust.App:
+    """Build the worker app from settings (nothing happens at import time)."""
+    app = faust.App(
+        settings.worker_group,
+        broker=_broker_urls(settings.kafka_bootstrap),
+        datadir=str(datadir or settings.state_dir / "faust"),
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_linger=0.005,
+        stream_wait_empty=True,
+    )
+    raw = _bytes_topic(app, settings.raw_topic)
+    classified = _bytes_topic(app, settings.classified_topic)
+    dlq = _bytes_topic(app, settings.dlq_topic)
+    holder = ModelHolder(settings)
+
+    async def send_classified(key: bytes | None, value: bytes) -> Any:
+        return await classified.send(key=key, value=value, force=True)
+
+    async def send_dead(key: bytes | None, value: bytes) -> Any:
+        return await dlq.send(key=key, value=value, force=True)
+
+    handler = BatchHandler(settings, holder, send_classified, send_dead)
+
+    @app.agent(raw, name="classify")
+    async def classify_tweets(stream: Any) -> None:  # faust's stubs lack take_events
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            await handler.handle([_incoming(e) for e in events])
+
+    @app.timer(settings.model_poll_seconds)  # type: ignore[untyped-decorator]
+    async def follow_champion() -> None:
+        await asyncio.to_thread(holder.refresh)
+
+    app.tweetstream_holder = holder  # type: ignore[attr-defined]
+    return app

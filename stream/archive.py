@@ -1,0 +1,102 @@
+"""The S3 archive: raw tweets and their results as JSON Lines, partitioned by date and hour.
+
+An object holds one partition's offsets ``[k*N, (k+1)*N)`` of one hour (by the Kafka
+message timestamp), so every record has exactly one possible key. Writing merges with the
+object's current content by offset: a batch that is retried after a crash, or that arrives
+in other boundaries, overwrites its own records and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tweetstream.clients import s3_client
+from tweetstream.schemas import ClassifiedTweet, RawTweet
+from tweetstream.settings import Settings
+
+
+@dataclass(frozen=True)
+class ArchiveRecord:
+    """One tweet as it arrived (with its Kafka coordinates) and what the model said."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    tweet: RawTweet
+    result: ClassifiedTweet
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "partition": self.partition,
+                "offset": self.offset,
+                "timestamp_ms": self.timestamp_ms,
+                "tweet": self.tweet.model_dump(mode="json", exclude_none=True),
+                "result": self.result.model_dump(mode="json", exclude_none=True),
+            },
+            ensure_ascii=False,
+        )
+
+
+def object_key(prefix: str, chunk: int, partition: int, offset: int, timestamp_ms: int) -> str:
+    """The one key a record can live under."""
+    when = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    start = offset // chunk * chunk
+    return (
+        f"{prefix}/date={when:%Y-%m-%d}/hour={when:%H}/partition={partition:03d}/"
+        f"offsets-{start:012d}.jsonl"
+    )
+
+
+def group_by_key(
+    records: Iterable[ArchiveRecord], prefix: str, chunk: int
+) -> dict[str, list[ArchiveRecord]]:
+    """Records grouped by the object they belong to."""
+    groups: dict[str, list[ArchiveRecord]] = defaultdict(list)
+    for r in records:
+        groups[object_key(prefix, chunk, r.partition, r.offset, r.timestamp_ms)].append(r)
+    return dict(groups)
+
+
+def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
+    """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
+    by_offset: dict[int, str] = {}
+    for line in existing.decode().splitlines():
+        if line.strip():
+            by_offset[int(json.loads(line)["offset"])] = line
+    for r in records:
+        by_offset[r.offset] = r.to_json()
+    return ("\n".join(by_offset[o] for o in sorted(by_offset)) + "\n").encode()
+
+
+class S3Archive:
+    """Writes archive objects; idempotent per (partition, offset)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bucket = settings.archive_bucket
+        self._client: Any = s3_client(settings)
+
+    def _current(self, key: str) -> bytes:
+        try:
+            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return body
+        except self._client.exceptions.NoSuchKey:
+            return b""
+
+    def write(self, records: Sequence[ArchiveRecord]) -> list[str]:
+        """Merge ``records`` into their objects; return the keys written."""
+        groups = group_by_key(
+            records, self.settings.archive_prefix, self.settings.archive_chunk_offsets
+        )
+        for key, group in groups.items():
+            body = merge_lines(self._current(key), group)
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
+            )
+        return sorted(groups)

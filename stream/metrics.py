@@ -1,0 +1,29 @@
+"""Prometheus metrics of the worker (served on ``metrics_port`` + worker index)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter("tweetstream_events_total", "Records handled by the worker", ["outcome"])
+DLQ = Counter("tweetstream_dlq_total", "Records sent to the dead-letter queue", ["reason_kind"])
+BATCH_SIZE = Histogram(
+    "tweetstream_batch_size", "Records per batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000)
+)
+BATCH_SECONDS = Histogram(
+    "tweetstream_batch_seconds",
+    "Wall time of one batch: classify and all sinks",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LAG_SECONDS = Histogram(
+    "tweetstream_end_to_end_lag_seconds",
+    "From produced_at to classified (sinks done)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+SINK_RETRIES = Counter("tweetstream_sink_retries_total", "Failed sink attempts", ["sink"])
+MODEL_VERSION = Gauge("tweetstream_model_version", "Model version currently served")
+
+
+def reason_kind(reason: str) -> str:
+    """A low-cardinality label for a DLQ reason ("text: is empty" -> "text")."""
+    head = reason.split(":", 1)[0].strip()
+    return head if len(head) <= 20 else "other"

@@ -1,0 +1,86 @@
+"""The pure part of a batch: validate records, classify the valid ones.
+
+No I/O here, so every rule is unit-tested without Kafka or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from stream.model import LoadedModel
+from tweetstream.schemas import (
+    LABEL_NAMES,
+    ClassifiedTweet,
+    DeadLetter,
+    InvalidRecord,
+    RawTweet,
+    parse_raw,
+)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One Kafka record as the worker received it."""
+
+    key: bytes | None
+    value: bytes
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class Valid:
+    """A record that parsed, with where it came from."""
+
+    tweet: RawTweet
+    source: Incoming
+
+
+def validate(batch: list[Incoming], topic: str) -> tuple[list[Valid], list[DeadLetter]]:
+    """Split a batch into valid tweets and dead letters (with the reason and coordinates)."""
+    valid: list[Valid] = []
+    dead: list[DeadLetter] = []
+    for record in batch:
+        try:
+            valid.append(Valid(parse_raw(record.value), record))
+        except InvalidRecord as err:
+            dead.append(
+                DeadLetter.of(
+                    record.value, err.reason, topic, record.partition, record.offset, record.key
+                )
+            )
+    return valid, dead
+
+
+def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedTweet]:
+    """One model call for the whole batch."""
+    if not batch:
+        return []
+    frame = pd.DataFrame(
+        {
+            "text": [v.tweet.text for v in batch],
+            "keyword": [v.tweet.keyword or "" for v in batch],
+        }
+    )
+    proba = np.asarray(model.model.predict_proba(frame))[:, 1]
+    return [
+        ClassifiedTweet(
+            id=v.tweet.id,
+            text=v.tweet.text,
+            keyword=v.tweet.keyword,
+            location=v.tweet.location,
+            label=int(p >= 0.5),  # type: ignore[arg-type]
+            label_name=LABEL_NAMES[int(p >= 0.5)],
+            probability=float(p),
+            model_name=model.name,
+            model_version=model.version,
+            produced_at=v.tweet.produced_at,
+            classified_at=now,
+        )
+        for v, p in zip(batch, proba, strict=True)
+    ]
