@@ -51,19 +51,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dead_letters_failed_at ON dead_letters (failed_at);
     """,
+    # 3: when the row was written (end-to-end latency = stored_at - produced_at)
+    """
+    ALTER TABLE classified_tweets ADD COLUMN stored_at TIMESTAMPTZ;
+    CREATE INDEX classified_tweets_stored_at ON classified_tweets (stored_at);
+    """,
 )
 
 _UPSERT = """
 INSERT INTO classified_tweets (id, text, keyword, location, label, probability, model_name,
-    model_version, produced_at, classified_at, kafka_partition, kafka_offset)
+    model_version, produced_at, classified_at, kafka_partition, kafka_offset, stored_at)
 VALUES %s
 ON CONFLICT (id) DO UPDATE SET
     text = EXCLUDED.text, keyword = EXCLUDED.keyword, location = EXCLUDED.location,
     label = EXCLUDED.label, probability = EXCLUDED.probability,
     model_name = EXCLUDED.model_name, model_version = EXCLUDED.model_version,
     produced_at = EXCLUDED.produced_at, classified_at = EXCLUDED.classified_at,
-    kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset
+    kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
+    stored_at = EXCLUDED.stored_at
 """
+
+#: the row values; stored_at is the database's own clock at write time
+_TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
 
 _DEAD = """
 INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at)
@@ -138,7 +147,9 @@ class PostgresSink:
         try:
             with conn, conn.cursor() as cur:
                 if latest:
-                    execute_values(cur, _UPSERT, list(latest.values()), page_size=1000)
+                    execute_values(
+                        cur, _UPSERT, list(latest.values()), page_size=1000, template=_TEMPLATE
+                    )
                 if dead:
                     execute_values(cur, _DEAD, list(dead), page_size=1000)
         except Exception:

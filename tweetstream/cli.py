@@ -107,15 +107,24 @@ def status(
 
 
 @app.command()
-def demo() -> None:
-    """Bring the stack up and show that every service answers."""
+def demo(
+    rate: Annotated[
+        float | None, typer.Option(help="Tweets/s to stream (default: as fast as possible).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the stream.")] = 300,
+) -> None:
+    """The main job end to end: stack up, train + gate, worker, stream test.csv, live summary."""
     from infra.local import Stack
     from infra.local.probe import probe_all
+    from models.train import train as run_training
+    from stream.db import upgrade
+    from tweetstream.demo import require_data, stream_file
 
     s = settings()
+    train_csv, test_csv = require_data(s)
     with console.status("starting the local stack…") as spinner:
         Stack(s).up(report=lambda msg: spinner.update(msg))
-    table = Table(title="every service answers")
+    table = Table(title="1. every service answers")
     for col in ("service", "ok", "answer"):
         table.add_column(col)
     answers = probe_all(s)
@@ -124,6 +133,30 @@ def demo() -> None:
     console.print(table)
     if not all(a.ok for a in answers):
         raise typer.Exit(1)
+    with console.status("2. training…") as spinner:
+        report = run_training(s, train_csv, promote=True, report=lambda m: spinner.update(m))
+    console.print("[bold]2. models[/] (CV F1 mean ± std, tweets/s on one core)")
+    for r in report.runs:
+        console.print(
+            f"  {r.name:<11} F1 {r.cv.mean:.4f} ± {r.cv.std:.4f}   "
+            f"{r.eval_score.tweets_per_second:,.0f} tweets/s"
+        )
+    if report.gate:
+        verdict = "promoted to @champion" if report.gate.decision.promote else "refused"
+        console.print(
+            f"  gate: version {report.version} {verdict}; serving "
+            f"version {report.gate.champion_after}"
+        )
+    upgrade(s)
+    console.print(f"[bold]3. streaming[/] {test_csv} through tweets.raw → worker → sinks")
+    snap = stream_file(s, test_csv, rate, console, timeout)
+    console.print(
+        f"\n{snap.stored:,} tweets classified and stored at {snap.per_second:,.0f} tweets/s; "
+        f"{snap.disaster_share:.1%} about real disasters.\n"
+        f"MLflow UI: {s.mlflow_tracking_uri}   PostgreSQL: {s.postgres_url()}\n"
+        f"S3 archive: s3://{s.archive_bucket}/{s.archive_prefix}/ at {s.s3_endpoint_url}\n"
+        "The stack keeps running; `tweetstream down` stops it."
+    )
 
 
 # --- model ----------------------------------------------------------------------------

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     archive_chunk_offsets: int = Field(
         1000, ge=1, description="Kafka offsets per archive object (per partition and hour)."
     )
+    consumer_session_timeout: float = Field(
+        30.0, gt=3, description="Seconds before a silent worker is dropped and its partitions move."
+    )
     sink_retry_max_seconds: float = Field(
         30.0, gt=0, description="Longest pause between retries of a failing sink."
     )

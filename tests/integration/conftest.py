@@ -22,3 +22,24 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at real, healthy services for the whole session."""
     with real_services(tmp_path_factory.mktemp("stack")) as s:
         yield s
+
+
+@pytest.fixture(scope="session")
+def champion(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose model name has a promoted @champion (trained once per session)."""
+    import uuid
+
+    from models.train import train
+
+    named = settings.model_copy(
+        update={
+            "model_name": f"stream-model-{uuid.uuid4().hex[:8]}",
+            "mlflow_experiment": "tweetstream-tests",
+        }
+    )
+    data = Settings().data_dir
+    if not (data / "train.csv").exists():
+        pytest.fail(f"no train.csv in {data}: set TWEETSTREAM_DATA_DIR (make test does)")
+    report = train(named, data, promote=True)
+    assert report.gate is not None and report.gate.decision.promote
+    return named
