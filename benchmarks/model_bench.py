@@ -40,6 +40,7 @@ from scipy import sparse  # noqa: E402
 from sklearn.base import BaseEstimator, TransformerMixin  # noqa: E402
 from sklearn.calibration import CalibratedClassifierCV  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.decomposition import TruncatedSVD  # noqa: E402
 from sklearn.ensemble import VotingClassifier  # noqa: E402
 from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
 from sklearn.linear_model import LogisticRegression, SGDClassifier  # noqa: E402
@@ -50,19 +51,22 @@ from sklearn.model_selection import (  # noqa: E402
     cross_val_score,
 )
 from sklearn.naive_bayes import ComplementNB  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScaler  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 # Make ``models`` importable when the script is run as ``python benchmarks/model_bench.py``.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.cleaning import clean_texts  # noqa: E402
+from models.cleaning import clean_text, clean_texts  # noqa: E402
 from models.pipeline import (  # noqa: E402
     RANDOM_STATE,
     Branch,
+    DedupLabels,
+    F1Threshold,
     _char_tfidf,
+    _clean_keyword,
     _keyword_onehot,
     _prefix_tfidf,
     _word_tfidf,
@@ -70,6 +74,7 @@ from models.pipeline import (  # noqa: E402
     build_baseline,
     build_production,
     to_features,
+    word_tokens,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -152,7 +157,84 @@ def _vote_lr_cnb() -> Pipeline:
     return assemble(_word_prefix_kw(), vote)
 
 
-CANDIDATES: dict[str, Callable[[], Pipeline]] = {
+# --- round 2 (docs/model_research.md, "Round 2"): none adopted ------------------------------
+
+
+def _clean_frame_plus(df: pd.DataFrame) -> pd.DataFrame:
+    """Cleaned text/keyword plus ``textkw`` (text + ``kw_`` keyword tokens) and ``raw`` text."""
+    feats = to_features(df)
+    text = [clean_text(t) for t in feats["text"]]
+    kws = [_clean_keyword(k) for k in feats["keyword"]]
+    textkw = [
+        " ".join([t, *(f"kw_{w}" for w in k.split())]) for t, k in zip(text, kws, strict=True)
+    ]
+    return pd.DataFrame(
+        {"text": text, "keyword": kws, "textkw": textkw, "raw": list(feats["text"])},
+        index=feats.index,
+    )
+
+
+def _surface_counts(raw: Any) -> np.ndarray:
+    """log1p counts of URL/@/#/!/?/digits, log length (chars, words), ALL-CAPS letter share."""
+    rows = []
+    for s in np.asarray(raw, dtype=object).ravel():
+        letters = sum(c.isalpha() for c in s) or 1
+        counts = [s.count(t) for t in ("http", "@", "#", "!", "?")]
+        counts += [sum(c.isdigit() for c in s), len(s), len(s.split())]
+        rows.append([*np.log1p(counts), sum(c.isupper() for c in s) / letters])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _assemble_plus(branches: list[Branch], clf: Any) -> Pipeline:
+    return Pipeline(
+        [
+            ("clean", FunctionTransformer(_clean_frame_plus)),
+            ("features", ColumnTransformer(branches, sparse_threshold=1.0)),
+            ("clf", clf),
+        ]
+    )
+
+
+def _word13_tokens(doc: str) -> list[str]:
+    """Word 1-3-grams of cleaned text (the production word block is 1-2-grams)."""
+    w = doc.split()
+    return word_tokens(doc) + [f"{a} {b} {c}" for a, b, c in zip(w, w[1:], w[2:], strict=False)]
+
+
+def _prod_features(**word: Any) -> list[Branch]:
+    return [("word", _word_tfidf(**word), "text"), ("prefix", _prefix_tfidf(), "text"), _kw()]
+
+
+def _kwtext() -> Pipeline:
+    """Keyword as ``kw_`` tokens appended to the text (inside the word block), no one-hot."""
+    branches: list[Branch] = [
+        ("word", _word_tfidf(), "textkw"),
+        ("prefix", _prefix_tfidf(), "text"),
+    ]
+    return _assemble_plus(branches, _lr(1.0, True))
+
+
+def _surface() -> Pipeline:
+    """Production features + standardised surface counts of the raw text."""
+    counts = make_pipeline(FunctionTransformer(_surface_counts), StandardScaler())
+    return _assemble_plus([*_prod_features(), ("surface", counts, "raw")], _lr(1.0, True))
+
+
+def _lsa(k: int) -> Pipeline:
+    """Production features + k-dim LSA (TruncatedSVD of the word TF-IDF, L2-normalised)."""
+    svd = make_pipeline(_word_tfidf(), TruncatedSVD(k, random_state=RANDOM_STATE), Normalizer())
+    return assemble([*_prod_features(), ("lsa", svd, "text")], _lr(1.0, True))
+
+
+def _vote_lr_svc() -> Pipeline:
+    svc = CalibratedClassifierCV(
+        LinearSVC(C=0.1, class_weight="balanced", random_state=RANDOM_STATE), cv=3
+    )
+    vote = VotingClassifier([("lr", _lr(1.0, True)), ("svc", svc)], voting="soft")
+    return assemble(_word_prefix_kw(), vote)
+
+
+CANDIDATES: dict[str, Callable[[], Any]] = {
     "baseline": build_baseline,
     "production": build_production,
     "raw_baseline": _raw_baseline,
@@ -185,6 +267,20 @@ CANDIDATES: dict[str, Callable[[], Pipeline]] = {
         [("word", _word_tfidf(), "text"), _kw()], ComplementNB(alpha=0.3)
     ),
     "vote_lr_cnb": _vote_lr_cnb,
+    # round 2: threshold, label denoising, feature tweaks, C, ensembles
+    "thr_f1": lambda: F1Threshold(build_production()),
+    "dedup_majority": lambda: DedupLabels(build_production(), "majority"),
+    "dedup_drop": lambda: DedupLabels(build_production(), "drop"),
+    "kwtext": _kwtext,
+    "surface": _surface,
+    "word13": lambda: assemble(_prod_features(analyzer=_word13_tokens), _lr(1.0, True)),
+    "word_mindf1": lambda: assemble(_prod_features(min_df=1), _lr(1.0, True)),
+    "prod_nosublin": lambda: assemble(_prod_features(sublinear_tf=False), _lr(1.0, True)),
+    "prod_nobal": lambda: assemble(_word_prefix_kw(), _lr(1.0)),
+    "prod_C0.75": lambda: assemble(_word_prefix_kw(), _lr(0.75, True)),
+    "prod_C1.5": lambda: assemble(_word_prefix_kw(), _lr(1.5, True)),
+    "lsa300": lambda: _lsa(300),
+    "vote_lr_svc": _vote_lr_svc,
 }
 
 
@@ -200,7 +296,7 @@ def load_train(data_dir: Path) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def cv_f1(
-    make: Callable[[], Pipeline],
+    make: Callable[[], Any],
     x: pd.DataFrame,
     y: np.ndarray,
     splitter: Any,
@@ -211,7 +307,7 @@ def cv_f1(
     return cross_val_score(make(), x, y, groups=groups, cv=splitter, scoring="f1", n_jobs=jobs)
 
 
-def throughput(model: Pipeline, x: pd.DataFrame, repeats: int = 3) -> float:
+def throughput(model: Any, x: pd.DataFrame, repeats: int = 3) -> float:
     """Best-of-``repeats`` batch predict_proba throughput (tweets/s) on one thread."""
     best = float("inf")
     with threadpool_limits(limits=1):

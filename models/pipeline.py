@@ -20,9 +20,12 @@ from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
@@ -31,11 +34,15 @@ from models.cleaning import clean_text
 __all__ = [
     "FEATURE_COLUMNS",
     "RANDOM_STATE",
+    "DedupLabels",
+    "F1Threshold",
     "assemble",
     "build_baseline",
     "build_production",
     "clean_frame",
     "prefix_tokens",
+    "resolve_conflicts",
+    "shift_threshold",
     "to_features",
     "word_tokens",
 ]
@@ -195,3 +202,121 @@ def build_production() -> Pipeline:
         C=1.0, class_weight="balanced", max_iter=2000, random_state=RANDOM_STATE
     )
     return assemble(branches, clf)
+
+
+# --------------------------------------------------------------------------------------------
+# Research meta-estimators (docs/model_research.md, "Round 2"). Neither beat the production
+# model by more than CV noise, so build_production() does not use them; they live here, tested,
+# because a shipped model can only reference code in this module or models.cleaning.
+# --------------------------------------------------------------------------------------------
+
+
+def shift_threshold(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """Monotone map of P(positive) that sends ``threshold`` to 0.5 (and 0 -> 0, 1 -> 1).
+
+    A constant shift of the log-odds: ``logit(q) = logit(p) - logit(threshold)``, written
+    without logs so that p = 0 or 1 stay finite. Ranking (AUC, PR curve) is unchanged and
+    every caller that labels with ``q >= 0.5`` gets the decision ``p >= threshold``.
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    up = p * (1.0 - threshold)
+    return np.asarray(up / (up + (1.0 - p) * threshold))
+
+
+def best_f1_threshold(y: np.ndarray, proba: np.ndarray, grid: np.ndarray) -> float:
+    """The threshold in ``grid`` with the highest positive-class F1 (lowest one on ties)."""
+    scores = [f1_score(y, proba >= t, zero_division=0) for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+class F1Threshold(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Binary classifier whose decision threshold is tuned for F1 by internal CV.
+
+    ``fit`` collects out-of-fold probabilities of ``estimator`` (``cv`` stratified folds), picks
+    the F1-best threshold on a 0.01 grid in [``low``, ``high``], then refits ``estimator`` on
+    all rows. ``predict_proba`` returns :func:`shift_threshold` of the estimator's
+    probabilities, so ``predict_proba(X)[:, 1] >= 0.5`` (what serving does) and ``predict``
+    both apply the tuned threshold. (sklearn's ``TunedThresholdClassifierCV`` only changes
+    ``predict``; its ``predict_proba`` is the unshifted estimator's.)
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        cv: int = 5,
+        low: float = 0.2,
+        high: float = 0.8,
+        random_state: int = RANDOM_STATE,
+    ) -> None:
+        self.estimator = estimator
+        self.cv = cv
+        self.low = low
+        self.high = high
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Any) -> F1Threshold:
+        y = np.asarray(y)
+        oof = np.zeros(len(y))
+        folds = StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        for fit_idx, test_idx in folds.split(X, y):
+            model = clone(self.estimator).fit(X.iloc[fit_idx], y[fit_idx])
+            oof[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
+        grid = np.round(np.arange(self.low, self.high + 1e-9, 0.01), 2)
+        self.threshold_ = best_f1_threshold(y, oof, grid)
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        q = shift_threshold(self.estimator_.predict_proba(X)[:, 1], self.threshold_)
+        return np.column_stack([1.0 - q, q])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
+
+
+def resolve_conflicts(
+    keys: Sequence[str], y: np.ndarray, mode: str = "majority"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows to keep and their labels, after resolving conflicting duplicates.
+
+    Rows with the same key but different labels form a conflicted group. ``"majority"`` gives
+    the whole group its majority label and drops groups that are tied; ``"drop"`` drops every
+    conflicted group. Other rows are kept with their label. Returns ``(keep_mask, labels)``.
+    """
+    if mode not in ("majority", "drop"):
+        raise ValueError(f"unknown mode {mode!r}")
+    y = np.asarray(y)
+    share = pd.Series(y, dtype=float).groupby(np.asarray(keys)).transform("mean").to_numpy()
+    conflicted = (share > 0.0) & (share < 1.0)
+    if mode == "drop":
+        return ~conflicted, y
+    labels = np.where(conflicted, (share > 0.5).astype(y.dtype), y)
+    return share != 0.5, labels
+
+
+class DedupLabels(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Fit-time label denoising: resolve conflicting near-duplicates, then fit ``estimator``.
+
+    Duplicates are rows whose :func:`~models.cleaning.clean_text` is equal (see
+    :func:`resolve_conflicts`). Only ``fit`` is affected; ``predict``/``predict_proba`` pass
+    the input untouched to the fitted estimator, so held-out labels in CV are never changed.
+    """
+
+    def __init__(self, estimator: Any, mode: str = "majority") -> None:
+        self.estimator = estimator
+        self.mode = mode
+
+    def fit(self, X: pd.DataFrame, y: Any) -> DedupLabels:
+        keys = [clean_text(t) for t in to_features(X)["text"]]
+        keep, labels = resolve_conflicts(keys, np.asarray(y), self.mode)
+        self.n_dropped_ = int((~keep).sum())
+        self.estimator_ = clone(self.estimator).fit(X.iloc[np.flatnonzero(keep)], labels[keep])
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator_.predict_proba(X))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator_.predict(X))

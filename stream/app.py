@@ -24,11 +24,20 @@ from stream.db import PostgresSink
 from stream.model import LoadedModel, ModelHolder
 from stream.processing import Incoming, classify, validate
 from stream.retry import retry_async, retry_forever
-from tweetstream.schemas import ClassifiedTweet, DeadLetter, utcnow
+from tweetstream.schemas import REPLAY_HEADER, ClassifiedTweet, DeadLetter, utcnow
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
 Send = Callable[[bytes | None, bytes], Awaitable[Any]]
+
+
+def replay_reason(headers: Any) -> str | None:
+    """The backfill reason from a replayed record's header, if any."""
+    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    for key, value in items:
+        if key == REPLAY_HEADER:
+            return bytes(value).decode("utf-8", "replace") if value is not None else ""
+    return None
 
 
 def _incoming(event: Any) -> Incoming:
@@ -39,6 +48,7 @@ def _incoming(event: Any) -> Incoming:
         partition=msg.partition,
         offset=msg.offset,
         timestamp_ms=int((msg.timestamp or time.time()) * 1000),
+        replay_reason=replay_reason(msg.headers),
     )
 
 

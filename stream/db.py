@@ -56,11 +56,40 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE classified_tweets ADD COLUMN stored_at TIMESTAMPTZ;
     CREATE INDEX classified_tweets_stored_at ON classified_tweets (stored_at);
     """,
+    # 4: replays (backfills) keep an audit trail: why a row was reclassified, and what it was
+    """
+    ALTER TABLE classified_tweets ADD COLUMN replay_reason TEXT;
+    CREATE TABLE classification_history (
+        id             TEXT NOT NULL,
+        label          SMALLINT NOT NULL,
+        probability    REAL NOT NULL,
+        model_name     TEXT NOT NULL,
+        model_version  TEXT NOT NULL,
+        classified_at  TIMESTAMPTZ NOT NULL,
+        replay_reason  TEXT,
+        superseded_at  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX classification_history_id ON classification_history (id);
+    CREATE FUNCTION keep_classification_history() RETURNS trigger AS $$
+    BEGIN
+        INSERT INTO classification_history (id, label, probability, model_name, model_version,
+                                            classified_at, replay_reason)
+        VALUES (OLD.id, OLD.label, OLD.probability, OLD.model_name, OLD.model_version,
+                OLD.classified_at, OLD.replay_reason);
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    -- a redelivery of the same Kafka record (after a crash) is not a new classification
+    CREATE TRIGGER classified_tweets_history BEFORE UPDATE ON classified_tweets
+    FOR EACH ROW WHEN (OLD.kafka_partition IS DISTINCT FROM NEW.kafka_partition
+                       OR OLD.kafka_offset IS DISTINCT FROM NEW.kafka_offset)
+    EXECUTE FUNCTION keep_classification_history();
+    """,
 )
 
 _UPSERT = """
 INSERT INTO classified_tweets (id, text, keyword, location, label, probability, model_name,
-    model_version, produced_at, classified_at, kafka_partition, kafka_offset, stored_at)
+    model_version, produced_at, classified_at, kafka_partition, kafka_offset, replay_reason,
+    stored_at)
 VALUES %s
 ON CONFLICT (id) DO UPDATE SET
     text = EXCLUDED.text, keyword = EXCLUDED.keyword, location = EXCLUDED.location,
@@ -68,11 +97,11 @@ ON CONFLICT (id) DO UPDATE SET
     model_name = EXCLUDED.model_name, model_version = EXCLUDED.model_version,
     produced_at = EXCLUDED.produced_at, classified_at = EXCLUDED.classified_at,
     kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
-    stored_at = EXCLUDED.stored_at
+    replay_reason = EXCLUDED.replay_reason, stored_at = EXCLUDED.stored_at
 """
 
 #: the row values; stored_at is the database's own clock at write time
-_TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
+_TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
 
 _DEAD = """
 INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at)

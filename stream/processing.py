@@ -31,6 +31,7 @@ class Incoming:
     partition: int
     offset: int
     timestamp_ms: int
+    replay_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[Clas
             model_version=model.version,
             produced_at=v.tweet.produced_at,
             classified_at=now,
+            replay_reason=v.source.replay_reason,
         )
         for v, p in zip(batch, proba, strict=True)
     ]

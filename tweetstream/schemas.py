@@ -8,6 +8,10 @@ optional field does not need a bump.
 * ``tweets.classified`` — :class:`ClassifiedTweet`, key = tweet id
 * ``tweets.dlq``        — :class:`DeadLetter`, key = the original key
 * ``tweets.labels``     — :class:`TrueLabel`, key = tweet id
+
+A record re-published by ``tweetstream replay`` carries the Kafka header
+:data:`REPLAY_HEADER` (value: the backfill's reason, UTF-8); the worker copies it into
+``ClassifiedTweet.replay_reason`` and the ``classified_tweets.replay_reason`` column.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ MAX_TEXT_CHARS = 2_000
 #: longest tweet id accepted
 MAX_ID_CHARS = 64
 LABEL_NAMES = {0: "not disaster", 1: "disaster"}
+#: Kafka header that marks a replayed record; its value is the reason of the backfill
+REPLAY_HEADER = "tweetstream-replay"
 
 
 def utcnow() -> datetime:
@@ -88,6 +94,8 @@ class ClassifiedTweet(_Message):
     model_version: str
     produced_at: datetime | None = None
     classified_at: datetime
+    #: set when the tweet was re-published by ``tweetstream replay`` (the backfill's reason)
+    replay_reason: str | None = None
 
 
 class DeadLetter(_Message):

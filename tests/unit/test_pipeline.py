@@ -11,7 +11,16 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from models.pipeline import FEATURE_COLUMNS, build_baseline, build_production, to_features
+from models.pipeline import (
+    FEATURE_COLUMNS,
+    DedupLabels,
+    F1Threshold,
+    build_baseline,
+    build_production,
+    resolve_conflicts,
+    shift_threshold,
+    to_features,
+)
 
 BUILDERS: dict[str, Callable[[], Pipeline]] = {
     "baseline": build_baseline,
@@ -152,3 +161,58 @@ def test_to_features_selects_and_fills() -> None:
     assert tuple(out.columns) == FEATURE_COLUMNS == ("text", "keyword")
     assert out.to_dict("list") == {"text": ["a", ""], "keyword": ["", "fire"]}
     assert list(to_features(pd.DataFrame({"text": ["x"]}))["keyword"]) == [""]
+
+
+# --- research meta-estimators (not in build_production) -------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.42, 0.5, 0.61])
+def test_shift_threshold_is_monotone_and_maps_threshold_to_half(threshold: float) -> None:
+    p = np.linspace(0.0, 1.0, 201)
+    q = shift_threshold(p, threshold)
+    assert np.all(np.diff(q) > 0)
+    assert q[0] == 0.0 and q[-1] == 1.0
+    np.testing.assert_allclose(shift_threshold(np.array([threshold]), threshold), [0.5])
+    np.testing.assert_array_equal(q >= 0.5, p >= threshold - 1e-12)
+
+
+def test_f1_threshold_predict_matches_shifted_proba() -> None:
+    df, y = _synthetic_frame()
+    model = F1Threshold(build_production(), cv=3).fit(df, y)
+    assert 0.2 <= model.threshold_ <= 0.8
+    proba = model.predict_proba(df)
+    inner = model.estimator_.predict_proba(df)[:, 1]
+    np.testing.assert_allclose(proba[:, 1], shift_threshold(inner, model.threshold_))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.predict(df), (proba[:, 1] >= 0.5).astype(int))
+    np.testing.assert_array_equal(model.predict(df), (inner >= model.threshold_).astype(int))
+    restored = pickle.loads(cloudpickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(df), proba)
+
+
+def test_resolve_conflicts_majority_and_drop() -> None:
+    keys = ["a", "a", "a", "b", "b", "c", "d", "d"]
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 1])
+    keep, labels = resolve_conflicts(keys, y, "majority")
+    assert keep.tolist() == [True, True, True, False, False, True, True, True]
+    assert labels[keep].tolist() == [1, 1, 1, 0, 1, 1]
+    keep, labels = resolve_conflicts(keys, y, "drop")
+    assert keep.tolist() == [False, False, False, False, False, True, True, True]
+    np.testing.assert_array_equal(labels, y)
+    with pytest.raises(ValueError, match="unknown mode"):
+        resolve_conflicts(keys, y, "vote")
+
+
+def test_dedup_labels_groups_by_cleaned_text_and_leaves_inputs_alone() -> None:
+    df, y = _synthetic_frame()
+    variant = df["text"].iloc[0].upper() + "!!!"  # same clean_text as row 0
+    noisy = pd.concat([df, df.iloc[[0]].assign(text=variant)])
+    y_noisy = np.append(y, 0)  # the 4 copies of row 0 say 1, the variant says 0
+    before = noisy.copy()
+    model = DedupLabels(build_production()).fit(noisy, y_noisy)
+    assert model.n_dropped_ == 0  # relabelled to the majority, not dropped
+    pd.testing.assert_frame_equal(noisy, before)
+    plain = build_production().fit(noisy, np.append(y, 1))
+    np.testing.assert_array_equal(model.predict_proba(df), plain.predict_proba(df))
+    np.testing.assert_array_equal(model.predict(df), model.estimator_.predict(df))
+    assert DedupLabels(build_production(), "drop").fit(noisy, y_noisy).n_dropped_ == 5

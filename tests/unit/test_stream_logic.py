@@ -93,3 +93,19 @@ def test_group_by_key_splits_chunks() -> None:
 
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(n, cap=1.0) for n in range(1, 6)] == [0.2, 0.4, 0.8, 1.0, 1.0]
+
+
+def test_replay_header_is_read_from_list_or_mapping_headers() -> None:
+    from stream.app import replay_reason
+
+    assert replay_reason([("other", b"x"), ("tweetstream-replay", b"bug #12 fix")]) == "bug #12 fix"
+    assert replay_reason({"tweetstream-replay": b"new model"}) == "new model"
+    assert replay_reason(None) is None
+    assert replay_reason([("other", b"x")]) is None
+
+
+def test_replay_reason_travels_into_the_result() -> None:
+    model = LoadedModel("m", "3", KeywordModel())
+    source = Incoming(b"k", b"", 0, 9, TS, replay_reason="backfill")
+    out = classify(model, [Valid(RawTweet(id="1", text="fire"), source)], NOW)
+    assert out[0].replay_reason == "backfill"
