@@ -252,9 +252,11 @@ def evaluate(
 # --- stream -----------------------------------------------------------------------------
 # Each capability keeps its command next to its code; this file only mounts them.
 from producer.cli import produce  # noqa: E402
+from producer.replay.cli import replay  # noqa: E402
 from stream.cli import db_app, worker  # noqa: E402
 
 app.command()(produce)
+app.command()(replay)
 app.command()(worker)
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,1 @@
+"""Replay: re-publish archived tweets to Kafka for backfills (``tweetstream replay``)."""
