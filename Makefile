@@ -57,8 +57,23 @@ test-unit: setup ## Unit tests only (no services)
 test-integration: up ## Integration tests against the real local stack
 	$(BIN)/pytest tests/integration
 
-test: setup lint up ## Everything CI runs: lint, unit and integration tests on real services
+test: setup lint infra-check up ## Everything CI runs: lint, infra checks, unit and integration tests on real services
 	$(BIN)/pytest tests
+
+# checkov has heavy, conflicting dependencies: it lives in its own venv, never in $(VENV).
+VENV_CHECKOV ?= .venv-checkov
+CHECKOV_VERSION := 3.3.30
+
+$(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION):
+	test -x $(VENV_CHECKOV)/bin/python || $(PYTHON) -m venv $(VENV_CHECKOV)
+	$(VENV_CHECKOV)/bin/pip install -q --upgrade pip
+	$(VENV_CHECKOV)/bin/pip install -q checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+.PHONY: infra-check
+infra-check: $(BIN)/.installed $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION) ## Terraform + CI workflow: parse, interfaces, checkov
+	$(BIN)/pytest tests/unit/test_terraform.py tests/unit/test_workflow.py -q
+	$(VENV_CHECKOV)/bin/checkov -d infra/terraform --quiet --compact --framework terraform --skip-download
 
 bench: setup ## Benchmarks (print numbers beside a baseline measured in the same run)
 	$(BIN)/python benchmarks/model_bench.py --data $(TWEETSTREAM_DATA_DIR)

@@ -48,7 +48,7 @@ class _RateColumn(ProgressColumn):
         return Text(f"{task.speed:,.0f} rows/s" if task.speed else "", style="progress.data.speed")
 
 
-def _progress_bar() -> Progress:
+def progress_bar() -> Progress:
     """A progress bar on stderr: count, rate, ETA.
 
     Transient: once done, the summary line replaces it, so stdout and stderr hold only the
@@ -68,7 +68,7 @@ def _progress_bar() -> Progress:
 
 
 @contextmanager
-def _quiet_kafka_logs() -> Iterator[None]:
+def quiet_kafka_logs() -> Iterator[None]:
     """Silence kafka-python's per-retry ERROR lines unless the user asked for INFO or DEBUG.
 
     Failures still surface: as one ProducerError line, which says what to do.
@@ -178,7 +178,7 @@ def produce(
 
     what = "labels" if labels else "tweets"
 
-    with _quiet_kafka_logs(), _progress_bar() as progress:
+    with quiet_kafka_logs(), progress_bar() as progress:
         task = progress.add_task(f"publishing {what}", total=total)
 
         def report(read: int, rejected: int) -> None:

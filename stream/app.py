@@ -23,7 +23,8 @@ from stream.archive import ArchiveRecord, S3Archive
 from stream.db import PostgresSink
 from stream.model import LoadedModel, ModelHolder
 from stream.processing import Incoming, classify, validate
-from stream.retry import retry_async, retry_forever
+from stream.retry import in_thread, retry_forever
+from tweetstream.clients import faust_broker_credentials
 from tweetstream.schemas import REPLAY_HEADER, ClassifiedTweet, DeadLetter, utcnow
 from tweetstream.settings import Settings
 
@@ -97,10 +98,12 @@ class BatchHandler:
             (d.source_topic, d.source_partition, d.source_offset, d.reason, d.failed_at)
             for d in dead
         ]
-        await retry_forever("postgres", lambda: self.postgres.write(rows, dead_rows), cap)
+        await retry_forever(
+            "postgres", in_thread(lambda: self.postgres.write(rows, dead_rows)), cap
+        )
         if archive:
-            await retry_forever("s3", lambda: self.archive.write(archive), cap)
-        await retry_async("kafka", lambda: self._publish(results, dead), cap)
+            await retry_forever("s3", in_thread(lambda: self.archive.write(archive)), cap)
+        await retry_forever("kafka", lambda: self._publish(results, dead), cap)
 
     async def _publish(self, results: list[ClassifiedTweet], dead: list[DeadLetter]) -> None:
         futures = [await self.send_classified(r.id.encode(), r.to_bytes()) for r in results]
@@ -128,7 +131,7 @@ class BatchHandler:
             metrics.DLQ.labels(reason_kind=metrics.reason_kind(d.reason)).inc()
         now = time.time()
         for r in results:
-            if r.produced_at is not None:
+            if r.produced_at is not None and r.replay_reason is None:
                 metrics.LAG_SECONDS.observe(max(0.0, now - r.produced_at.timestamp()))
         if loaded.version.isdigit():
             metrics.MODEL_VERSION.set(int(loaded.version))
@@ -171,6 +174,7 @@ def create_app(settings: Settings, datadir: Path | None = None) -> faust.App:
         producer_acks=-1,
         producer_linger=0.005,
         stream_wait_empty=True,
+        broker_credentials=faust_broker_credentials(settings),
     )
     raw = _bytes_topic(app, settings.raw_topic)
     classified = _bytes_topic(app, settings.classified_topic)

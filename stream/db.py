@@ -150,6 +150,7 @@ def _row(tweet: ClassifiedTweet, partition: int | None, offset: int | None) -> t
         tweet.classified_at,
         partition,
         offset,
+        tweet.replay_reason,
     )
 
 

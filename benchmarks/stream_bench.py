@@ -1,0 +1,372 @@
+"""Stream benchmark on the local stack: the project's worker vs a naive loop vs a pass-through.
+
+Usage (stack up, a champion registered — ``tweetstream train --promote``):
+
+    .venv/bin/python benchmarks/stream_bench.py [--tweets 20000] [--rate 1000] [--seconds 15]
+
+Throughput: ``--tweets`` are published first, then each consumer drains them:
+  (a) worker       — ``tweetstream worker`` (Faust, batches, model, PostgreSQL + S3 + Kafka sinks)
+  (b) naive        — one message at a time: consume, predict, INSERT, commit (DB and offset)
+  (c) pass-through — consume and parse JSON only: no model, no sinks (what Kafka allows here)
+Latency: tweets published at ``--rate``/s for ``--seconds``; per tweet, produced_at → row
+committed (a, b) or → received (c); p50 and p99. Every scenario gets fresh topics, database,
+consumer group and archive prefix, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.evaluate import load_model
+from tweetstream.clients import kafka_admin, pg_connect
+from tweetstream.settings import Settings
+
+
+@dataclass
+class Result:
+    name: str
+    throughput: float = float("nan")
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    note: str = ""
+
+
+def scratch(base: Settings, tag: str) -> Settings:
+    """Fresh topics, database, group and archive prefix."""
+    u = f"{tag}-{uuid.uuid4().hex[:6]}"
+    s = base.model_copy(
+        update={
+            "raw_topic": f"bench-raw-{u}",
+            "classified_topic": f"bench-cls-{u}",
+            "dlq_topic": f"bench-dlq-{u}",
+            "labels_topic": f"bench-lbl-{u}",
+            "retrain_topic": f"bench-rt-{u}",
+            "worker_group": f"bench-{u}",
+            "archive_prefix": f"bench/{u}",
+            "pg_database": f"bench_{u.replace('-', '_')}",
+            "metrics_port": 18000 + int(uuid.uuid4().int % 1000),
+        }
+    )
+    admin = kafka_admin(s)
+    admin.create_topics(
+        [NewTopic(t, num_partitions=s.topic_partitions, replication_factor=1) for t in s.topics]
+    )
+    admin.close()
+    conn = pg_connect(base)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {s.pg_database}")
+    conn.close()
+    from stream.db import upgrade
+
+    upgrade(s)
+    return s
+
+
+def cleanup(base: Settings, s: Settings) -> None:
+    admin = kafka_admin(s)
+    admin.delete_topics(list(s.topics))
+    admin.close()
+    conn = pg_connect(base)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {s.pg_database} WITH (FORCE)")
+    conn.close()
+
+
+def tweets(n: int, data_dir: Path) -> list[dict[str, Any]]:
+    base = pd.read_csv(data_dir / "test.csv").fillna("")
+    return [
+        {
+            "id": f"b{i}",
+            "text": base["text"].iloc[i % len(base)],
+            "keyword": base["keyword"].iloc[i % len(base)] or None,
+        }
+        for i in range(n)
+    ]
+
+
+def publish(s: Settings, rows: list[dict[str, Any]], rate: float | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=s.kafka_bootstrap, acks="all", linger_ms=5)
+    began = time.monotonic()
+    for i, row in enumerate(rows):
+        if rate:
+            ahead = began + i / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        value = dict(row, produced_at=datetime.now(UTC).isoformat())
+        producer.send(s.raw_topic, key=row["id"].encode(), value=json.dumps(value).encode())
+    producer.flush()
+    producer.close()
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWEETSTREAM_")}
+    env.update(
+        {f"TWEETSTREAM_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}
+    )
+    return env
+
+
+def rows_stored(s: Settings) -> tuple[int, Any, Any]:
+    conn = pg_connect(s)
+    with conn.cursor() as cur:
+        cur.execute("SELECT count(*), min(stored_at), max(stored_at) FROM classified_tweets")
+        row = cur.fetchone()
+    conn.close()
+    return row if row else (0, None, None)
+
+
+def latencies_from_db(s: Settings) -> np.ndarray:
+    conn = pg_connect(s)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT extract(epoch FROM stored_at - produced_at) * 1000 FROM classified_tweets"
+        )
+        out = np.array([float(r[0]) for r in cur.fetchall()])
+    conn.close()
+    return out
+
+
+def wait(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+class WorkerProc:
+    def __init__(self, s: Settings) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tweetstream.cli", "worker"],
+            env=settings_env(s),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+# --- (a) the project's worker ------------------------------------------------------------
+def worker_throughput(base: Settings, rows: list[dict[str, Any]]) -> Result:
+    s = scratch(base, "wt")
+    publish(s, rows)
+    w = WorkerProc(s)
+    ok = wait(lambda: rows_stored(s)[0] >= len(rows), 600)
+    n, first, last = rows_stored(s)
+    w.stop()
+    cleanup(base, s)
+    span = (last - first).total_seconds() if ok and first and last else float("nan")
+    return Result("(a) worker", n / span if span else float("nan"), note="first→last row committed")
+
+
+def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
+    s = scratch(base, "wl")
+    w = WorkerProc(s)
+    publish(s, rows[:50])  # warm-up: model loaded, partitions assigned
+    wait(lambda: rows_stored(s)[0] >= 50, 180)
+    publish(s, rows[50:], rate=rate)
+    wait(lambda: rows_stored(s)[0] >= len(rows), 300)
+    lat = latencies_from_db(s)[50:] if len(rows) > 50 else latencies_from_db(s)
+    w.stop()
+    cleanup(base, s)
+    return Result(
+        "(a) worker", p50_ms=float(np.percentile(lat, 50)), p99_ms=float(np.percentile(lat, 99))
+    )
+
+
+# --- (b) naive loop ---------------------------------------------------------------------
+INSERT = (
+    "INSERT INTO classified_tweets (id, text, keyword, label, probability, model_name, "
+    "model_version, produced_at, classified_at, stored_at) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, now(), clock_timestamp()) "
+    "ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label"
+)
+
+
+def naive_loop(s: Settings, model: Any, n: int, latencies: list[float] | None = None) -> float:
+    consumer = KafkaConsumer(
+        s.raw_topic,
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=s.worker_group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=1,
+    )
+    conn = pg_connect(s)
+    done = 0
+    began = time.monotonic()
+    while done < n:
+        for records in consumer.poll(timeout_ms=1000).values():
+            for rec in records:
+                tweet = json.loads(rec.value)
+                frame = pd.DataFrame({"text": [tweet["text"]], "keyword": [tweet["keyword"] or ""]})
+                p = float(model.predict_proba(frame)[0, 1])
+                with conn.cursor() as cur:
+                    cur.execute(
+                        INSERT,
+                        (
+                            tweet["id"],
+                            tweet["text"],
+                            tweet["keyword"],
+                            int(p >= 0.5),
+                            p,
+                            "bench",
+                            "naive",
+                            tweet["produced_at"],
+                        ),
+                    )
+                conn.commit()
+                consumer.commit()
+                if latencies is not None:
+                    produced = datetime.fromisoformat(tweet["produced_at"]).timestamp()
+                    latencies.append((time.time() - produced) * 1000)
+                done += 1
+    elapsed = time.monotonic() - began
+    consumer.close()
+    conn.close()
+    return n / elapsed
+
+
+def naive_throughput(base: Settings, rows: list[dict[str, Any]], model: Any) -> Result:
+    s = scratch(base, "nt")
+    publish(s, rows)
+    rate = naive_loop(s, model, len(rows))
+    cleanup(base, s)
+    return Result("(b) naive loop", rate, note=f"{len(rows):,} tweets")
+
+
+def naive_latency(base: Settings, rows: list[dict[str, Any]], model: Any, rate: float) -> Result:
+    s = scratch(base, "nl")
+    lat: list[float] = []
+    consumer = threading.Thread(target=naive_loop, args=(s, model, len(rows), lat))
+    consumer.start()
+    publish(s, rows, rate=rate)
+    consumer.join(timeout=600)
+    cleanup(base, s)
+    arr = np.array(lat[50:] or lat)
+    return Result(
+        "(b) naive loop", p50_ms=float(np.percentile(arr, 50)), p99_ms=float(np.percentile(arr, 99))
+    )
+
+
+# --- (c) pass-through -------------------------------------------------------------------
+def passthrough(s: Settings, n: int, latencies: list[float] | None = None) -> float:
+    consumer = KafkaConsumer(
+        s.raw_topic,
+        bootstrap_servers=s.kafka_bootstrap,
+        group_id=s.worker_group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=2000,
+    )
+    done = 0
+    began = time.monotonic()
+    while done < n:
+        for records in consumer.poll(timeout_ms=500).values():
+            now = time.time()
+            for rec in records:
+                tweet = json.loads(rec.value)
+                if latencies is not None:
+                    produced = datetime.fromisoformat(tweet["produced_at"]).timestamp()
+                    latencies.append((now - produced) * 1000)
+            done += len(records)
+        consumer.commit()
+    elapsed = time.monotonic() - began
+    consumer.close()
+    return n / elapsed
+
+
+def passthrough_throughput(base: Settings, rows: list[dict[str, Any]]) -> Result:
+    s = scratch(base, "pt")
+    publish(s, rows)
+    rate = passthrough(s, len(rows))
+    cleanup(base, s)
+    return Result("(c) pass-through", rate, note="consume + parse only")
+
+
+def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
+    s = scratch(base, "pl")
+    lat: list[float] = []
+    consumer = threading.Thread(target=passthrough, args=(s, len(rows), lat))
+    consumer.start()
+    publish(s, rows, rate=rate)
+    consumer.join(timeout=600)
+    cleanup(base, s)
+    arr = np.array(lat[50:] or lat)
+    return Result(
+        "(c) pass-through",
+        p50_ms=float(np.percentile(arr, 50)),
+        p99_ms=float(np.percentile(arr, 99)),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tweets", type=int, default=20_000, help="throughput run size")
+    parser.add_argument("--naive-tweets", type=int, default=3_000, help="naive loop run size")
+    parser.add_argument("--rate", type=float, default=1_000, help="latency run: tweets/s")
+    parser.add_argument("--seconds", type=float, default=15, help="latency run length")
+    args = parser.parse_args()
+
+    base = Settings()
+    import mlflow
+
+    mlflow.set_tracking_uri(base.mlflow_tracking_uri)
+    model = load_model(f"models:/{base.model_name}@champion")
+    data = tweets(max(args.tweets, int(args.rate * args.seconds)), base.data_dir)
+    paced = data[: int(args.rate * args.seconds)]
+    print(
+        f"throughput: {args.tweets:,} tweets (naive: {args.naive_tweets:,}); "
+        f"latency: {args.rate:,.0f} tweets/s for {args.seconds:.0f}s",
+        flush=True,
+    )
+
+    through = [
+        worker_throughput(base, data[: args.tweets]),
+        naive_throughput(base, data[: args.naive_tweets], model),
+        passthrough_throughput(base, data[: args.tweets]),
+    ]
+    print("throughput done", flush=True)
+    latency = [
+        worker_latency(base, paced, args.rate),
+        naive_latency(base, paced, model, args.rate),
+        passthrough_latency(base, paced, args.rate),
+    ]
+
+    print(f"\n{'scenario':<18}{'tweets/s':>12}{'p50 ms':>10}{'p99 ms':>10}  note")
+    for t, lat in zip(through, latency, strict=True):
+        print(
+            f"{t.name:<18}{t.throughput:>12,.0f}{lat.p50_ms:>10,.1f}{lat.p99_ms:>10,.1f}  {t.note}"
+        )
+    a, b, c = (r.throughput for r in through)
+    print(f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+# terraform init -backend-config=envs/stg.backend.hcl
+# The state bucket is created once, outside this configuration (docs/deploy.md).
+bucket       = "tweetstream-terraform-state"
+key          = "tweetstream/stg/terraform.tfstate"
+region       = "us-east-1"
+encrypt      = true
+use_lockfile = true

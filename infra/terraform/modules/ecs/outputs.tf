@@ -1,0 +1,27 @@
+output "cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "service_names" {
+  description = "ECS services: worker, monitor, trainer, mlflow."
+  value       = concat([aws_ecs_service.worker.name], [for s in aws_ecs_service.app : s.name], [aws_ecs_service.mlflow.name])
+}
+
+output "task_definition_arns" {
+  description = "Task definition ARN per task: worker, monitor, trainer, ops, mlflow."
+  value = merge(
+    { for k, t in aws_ecs_task_definition.app : k => t.arn },
+    { mlflow = aws_ecs_task_definition.mlflow.arn },
+  )
+}
+
+output "log_group_arns" {
+  description = "Container log groups (the execution role writes to them)."
+  value       = [for g in aws_cloudwatch_log_group.task : g.arn]
+}
+
+output "mlflow_tracking_uri" {
+  description = "MLflow tracking URI inside the VPC (TWEETSTREAM_MLFLOW_TRACKING_URI of the tasks)."
+  value       = local.mlflow_url
+}
