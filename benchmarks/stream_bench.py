@@ -77,7 +77,7 @@ def scratch(base: Settings, tag: str) -> Settings:
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE {s.pg_database}")
     conn.close()
-    from stream.db import upgrade
+    from tweetstream.migrations import upgrade
 
     upgrade(s)
     return s

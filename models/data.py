@@ -126,3 +126,10 @@ def split_train_eval(df: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, p
     """(training rows, fixed evaluation rows)."""
     mask = in_eval_set(df["id"], fraction)
     return df[~mask].reset_index(drop=True), df[mask].reset_index(drop=True)
+
+
+def fingerprint_frame(df: pd.DataFrame) -> Fingerprint:
+    """Fingerprint of an in-memory labeled frame (training data assembled from several places)."""
+    cols = [c for c in ("id", "keyword", "location", "text", "target") if c in df.columns]
+    digest = hashlib.sha256(df[cols].to_csv(index=False).encode()).hexdigest()
+    return Fingerprint(digest, len(df), float(df["target"].mean()))

@@ -55,7 +55,7 @@ def positive_proba(model: ProbabilisticModel, df: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(to_features(df)))[:, 1]
 
 
-def tweets_per_second(model: ProbabilisticModel, df: pd.DataFrame, repeats: int = 3) -> float:
+def tweets_per_second(model: ProbabilisticModel, df: pd.DataFrame, repeats: int = 5) -> float:
     """Batch inference rate on one core (best of ``repeats``), cleaning included."""
     from threadpoolctl import threadpool_limits
 

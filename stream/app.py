@@ -20,9 +20,9 @@ import faust
 
 from stream import metrics
 from stream.archive import ArchiveRecord, S3Archive
-from stream.db import PostgresSink
+from stream.db import LabelSink, PostgresSink
 from stream.model import LoadedModel, ModelHolder
-from stream.processing import Incoming, classify, validate
+from stream.processing import Incoming, classify, parse_labels, validate
 from stream.retry import in_thread, retry_forever
 from tweetstream.clients import faust_broker_credentials
 from tweetstream.schemas import REPLAY_HEADER, ClassifiedTweet, DeadLetter, utcnow
@@ -62,6 +62,7 @@ class BatchHandler:
         self.settings = settings
         self.holder = holder
         self.postgres = PostgresSink(settings)
+        self.labels = LabelSink(settings)
         self.archive = S3Archive(settings)
         self.send_classified = send_classified
         self.send_dead = send_dead
@@ -89,6 +90,14 @@ class BatchHandler:
         await self._sink(valid_records(valid, results), results, dead)
         self._observe(batch, results, dead, loaded, time.perf_counter() - began)
 
+    async def handle_labels(self, batch: list[Incoming]) -> None:
+        """Store true labels; unusable ones go to the DLQ like bad tweets."""
+        good, dead = parse_labels(batch, self.settings.labels_topic)
+        cap = self.settings.sink_retry_max_seconds
+        await retry_forever("postgres", in_thread(lambda: self.labels.write(good)), cap)
+        if dead:
+            await retry_forever("kafka", lambda: self.publish([], dead), cap)
+
     async def _sink(
         self, archive: list[ArchiveRecord], results: list[ClassifiedTweet], dead: list[DeadLetter]
     ) -> None:
@@ -103,9 +112,9 @@ class BatchHandler:
         )
         if archive:
             await retry_forever("s3", in_thread(lambda: self.archive.write(archive)), cap)
-        await retry_forever("kafka", lambda: self._publish(results, dead), cap)
+        await retry_forever("kafka", lambda: self.publish(results, dead), cap)
 
-    async def _publish(self, results: list[ClassifiedTweet], dead: list[DeadLetter]) -> None:
+    async def publish(self, results: list[ClassifiedTweet], dead: list[DeadLetter]) -> None:
         futures = [await self.send_classified(r.id.encode(), r.to_bytes()) for r in results]
         futures += [
             await self.send_dead(
@@ -193,6 +202,11 @@ def create_app(settings: Settings, datadir: Path | None = None) -> faust.App:
     async def classify_tweets(stream: Any) -> None:  # faust's stubs lack take_events
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             await handler.handle([_incoming(e) for e in events])
+
+    @app.agent(_bytes_topic(app, settings.labels_topic), name="labels")
+    async def store_labels(stream: Any) -> None:  # true labels, joined by id in monitoring
+        async for events in stream.take_events(1000, within=1.0):
+            await handler.handle_labels([_incoming(e) for e in events])
 
     @app.timer(settings.model_poll_seconds)  # type: ignore[untyped-decorator]
     async def follow_champion() -> None:

@@ -37,7 +37,7 @@ def worker(
 @db_app.command()
 def upgrade() -> None:
     """Create or migrate the tables and indexes (idempotent)."""
-    from stream.db import upgrade as run_upgrade
+    from tweetstream.migrations import upgrade as run_upgrade
 
     applied = run_upgrade(get_settings())
     typer.echo(f"applied migrations {applied}" if applied else "database is up to date")

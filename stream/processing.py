@@ -10,6 +10,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from stream.model import LoadedModel
 from tweetstream.schemas import (
@@ -18,6 +19,7 @@ from tweetstream.schemas import (
     DeadLetter,
     InvalidRecord,
     RawTweet,
+    TrueLabel,
     parse_raw,
 )
 
@@ -56,6 +58,31 @@ def validate(batch: list[Incoming], topic: str) -> tuple[list[Valid], list[DeadL
                 )
             )
     return valid, dead
+
+
+def parse_labels(
+    batch: list[Incoming], topic: str
+) -> tuple[list[tuple[str, int]], list[DeadLetter]]:
+    """True labels as ``(id, target)``; unusable records become dead letters."""
+    good: list[tuple[str, int]] = []
+    dead: list[DeadLetter] = []
+    for record in batch:
+        try:
+            label = TrueLabel.model_validate_json(record.value)
+            good.append((label.id, label.target))
+        except ValidationError as err:
+            reason = str(err).split("\n", 2)[1].strip() if "\n" in str(err) else str(err)
+            dead.append(
+                DeadLetter.of(
+                    record.value,
+                    f"label: {reason}",
+                    topic,
+                    record.partition,
+                    record.offset,
+                    record.key,
+                )
+            )
+    return good, dead
 
 
 def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedTweet]:

@@ -10,8 +10,8 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
-from stream import db
 from stream.app import create_app
+from tweetstream import migrations
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def run_worker(settings: Settings, index: int = 0, loglevel: str = "warning") ->
     """Run one worker in this process until SIGTERM/SIGINT (blocks)."""
     from faust.worker import Worker
 
-    db.upgrade(settings)
+    migrations.upgrade(settings)
     port = settings.metrics_port + index
     start_http_server(port, addr="127.0.0.1")
     datadir = (settings.state_dir / "faust" / f"worker-{index}").absolute()
@@ -36,7 +36,7 @@ def run_workers(settings: Settings, count: int, loglevel: str = "warning") -> in
     if count == 1:
         run_worker(settings, 0, loglevel)
         return 0
-    db.upgrade(settings)  # once, before the workers race for it
+    migrations.upgrade(settings)  # once, before the workers race for it
     procs = [
         subprocess.Popen(
             [

@@ -118,8 +118,8 @@ def demo(
     from infra.local import Stack
     from infra.local.probe import probe_all
     from models.train import train as run_training
-    from stream.db import upgrade
     from tweetstream.demo import require_data, stream_file
+    from tweetstream.migrations import upgrade
 
     s = settings()
     train_csv, test_csv = require_data(s)
@@ -249,8 +249,27 @@ def evaluate(
     console.print(table)
 
 
+@app.command()
+def trainer(
+    once: Annotated[bool, typer.Option("--once", help="Answer one request, then exit.")] = False,
+) -> None:
+    """Answer model.retrain requests: retrain on training data + labeled stream tweets,
+    register a challenger, run the promotion gate (moves @champion only if it passes)."""
+    from models.retrain import RetrainOutcome, serve
+
+    def show(o: RetrainOutcome) -> None:
+        if o.skipped:
+            console.print(f"request {o.request_id}: already answered")
+        else:
+            verdict = "promoted" if o.promoted else "not promoted"
+            console.print(f"request {o.request_id}: version {o.version} {verdict}")
+
+    serve(settings(), once=once, on_outcome=show)
+
+
 # --- stream -----------------------------------------------------------------------------
 # Each capability keeps its command next to its code; this file only mounts them.
+from monitoring.cli import monitor  # noqa: E402
 from producer.cli import produce  # noqa: E402
 from producer.replay.cli import replay  # noqa: E402
 from stream.cli import db_app, worker  # noqa: E402
@@ -258,6 +277,7 @@ from stream.cli import db_app, worker  # noqa: E402
 app.command()(produce)
 app.command()(replay)
 app.command()(worker)
+app.command()(monitor)
 app.add_typer(db_app, name="db")
 
 

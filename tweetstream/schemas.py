@@ -8,6 +8,7 @@ optional field does not need a bump.
 * ``tweets.classified`` — :class:`ClassifiedTweet`, key = tweet id
 * ``tweets.dlq``        — :class:`DeadLetter`, key = the original key
 * ``tweets.labels``     — :class:`TrueLabel`, key = tweet id
+* ``model.retrain``     — :class:`RetrainRequest`, key = model name
 
 A record re-published by ``tweetstream replay`` carries the Kafka header
 :data:`REPLAY_HEADER` (value: the backfill's reason, UTF-8); the worker copies it into
@@ -140,6 +141,18 @@ class TrueLabel(_Message):
     schema_version: Literal[1] = 1
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     target: Literal[0, 1]
+
+
+class RetrainRequest(_Message):
+    """Published to ``model.retrain`` when the drift policy fires."""
+
+    schema_version: Literal[1] = 1
+    request_id: str
+    model_name: str
+    model_version: str | None = None
+    reason: str
+    window_ids: list[str]
+    requested_at: datetime = Field(default_factory=utcnow)
 
 
 class InvalidRecord(ValueError):

@@ -97,6 +97,23 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Longest pause between retries of a failing sink."
     )
 
+    # --- monitoring and the drift policy --------------------------------------------
+    monitor_grace_seconds: float = Field(
+        10.0, ge=0, description="A window is closed once its end is this many seconds old."
+    )
+    monitor_min_window: int = Field(
+        100, ge=1, description="Windows with fewer tweets are recorded as skipped, not drift."
+    )
+    drift_share_threshold: float = Field(
+        0.5, gt=0, le=1, description="Share of drifted columns that makes a window drifted."
+    )
+    drift_consecutive_windows: int = Field(
+        2, ge=1, description="Drifted windows in a row before retraining is requested."
+    )
+    retrain_cooldown_seconds: float = Field(
+        3600.0, ge=0, description="Least time between two retraining requests."
+    )
+
     # --- model training and the promotion gate -------------------------------------
     cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
     eval_fraction: float = Field(

@@ -158,6 +158,16 @@ def pg_rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
+def pg_execute(settings: Settings, sql: str) -> None:
+    """Run one statement and commit it."""
+    conn = pg_connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
 def pg_count(settings: Settings) -> int:
     try:
         return int(pg_rows(settings, "SELECT count(*) FROM classified_tweets")[0][0])

@@ -54,7 +54,7 @@ def fake_signer(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_default_is_plaintext_and_unchanged() -> None:
-    config = kafka_config(make())
+    config = kafka_config(make(kafka_bootstrap="127.0.0.1:9092"))
     assert config == {"bootstrap_servers": ["127.0.0.1:9092"], "security_protocol": "PLAINTEXT"}
     assert faust_broker_credentials(make()) is None
 

@@ -1,0 +1,168 @@
+"""The project's PostgreSQL schema: numbered migrations and ``tweetstream db upgrade``.
+
+Each migration runs in one transaction and is recorded in ``schema_migrations``; several
+processes may call :func:`upgrade` at once (an advisory lock serialises them). Tables:
+
+* ``classified_tweets`` — one row per tweet id (the stream's sink), ``classification_history``
+* ``dead_letters`` — records the worker could not use
+* ``tweet_labels`` — true labels from ``tweets.labels``
+* ``monitor_windows``, ``monitor_metrics`` — Evidently window results
+* ``model_events`` — drift, retraining, registration and promotion decisions
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tweetstream.clients import pg_connect
+from tweetstream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: classified tweets, one row per tweet id
+    """
+    CREATE TABLE classified_tweets (
+        id              TEXT PRIMARY KEY,
+        text            TEXT NOT NULL,
+        keyword         TEXT,
+        location        TEXT,
+        label           SMALLINT NOT NULL CHECK (label IN (0, 1)),
+        probability     REAL NOT NULL,
+        model_name      TEXT NOT NULL,
+        model_version   TEXT NOT NULL,
+        produced_at     TIMESTAMPTZ,
+        classified_at   TIMESTAMPTZ NOT NULL,
+        kafka_partition INTEGER,
+        kafka_offset    BIGINT
+    );
+    CREATE INDEX classified_tweets_classified_at ON classified_tweets (classified_at);
+    CREATE INDEX classified_tweets_label_time ON classified_tweets (label, classified_at DESC);
+    CREATE INDEX classified_tweets_model_version ON classified_tweets (model_version);
+    """,
+    # 2: dead letters seen by the worker (for dashboards; the DLQ topic keeps the bytes)
+    """
+    CREATE TABLE dead_letters (
+        source_topic     TEXT NOT NULL,
+        source_partition INTEGER NOT NULL,
+        source_offset    BIGINT NOT NULL,
+        reason           TEXT NOT NULL,
+        failed_at        TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (source_topic, source_partition, source_offset)
+    );
+    CREATE INDEX dead_letters_failed_at ON dead_letters (failed_at);
+    """,
+    # 3: when the row was written (end-to-end latency = stored_at - produced_at)
+    """
+    ALTER TABLE classified_tweets ADD COLUMN stored_at TIMESTAMPTZ;
+    CREATE INDEX classified_tweets_stored_at ON classified_tweets (stored_at);
+    """,
+    # 4: replays (backfills) keep an audit trail: why a row was reclassified, and what it was
+    """
+    ALTER TABLE classified_tweets ADD COLUMN replay_reason TEXT;
+    CREATE TABLE classification_history (
+        id             TEXT NOT NULL,
+        label          SMALLINT NOT NULL,
+        probability    REAL NOT NULL,
+        model_name     TEXT NOT NULL,
+        model_version  TEXT NOT NULL,
+        classified_at  TIMESTAMPTZ NOT NULL,
+        replay_reason  TEXT,
+        superseded_at  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX classification_history_id ON classification_history (id);
+    CREATE FUNCTION keep_classification_history() RETURNS trigger AS $$
+    BEGIN
+        INSERT INTO classification_history (id, label, probability, model_name, model_version,
+                                            classified_at, replay_reason)
+        VALUES (OLD.id, OLD.label, OLD.probability, OLD.model_name, OLD.model_version,
+                OLD.classified_at, OLD.replay_reason);
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    -- a redelivery of the same Kafka record (after a crash) is not a new classification
+    CREATE TRIGGER classified_tweets_history BEFORE UPDATE ON classified_tweets
+    FOR EACH ROW WHEN (OLD.kafka_partition IS DISTINCT FROM NEW.kafka_partition
+                       OR OLD.kafka_offset IS DISTINCT FROM NEW.kafka_offset)
+    EXECUTE FUNCTION keep_classification_history();
+    """,
+    # 5: monitoring: true labels, windows and their metrics, and the story of every model
+    """
+    CREATE TABLE tweet_labels (
+        id          TEXT PRIMARY KEY,
+        target      SMALLINT NOT NULL CHECK (target IN (0, 1)),
+        received_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    -- arrival order for count windows: an upsert keeps a row's first seq
+    ALTER TABLE classified_tweets ADD COLUMN seq BIGSERIAL;
+    CREATE INDEX classified_tweets_seq ON classified_tweets (seq);
+    CREATE TABLE monitor_windows (
+        window_id           TEXT PRIMARY KEY,
+        kind                TEXT NOT NULL CHECK (kind IN ('time', 'count')),
+        window_start        TIMESTAMPTZ NOT NULL,
+        window_end          TIMESTAMPTZ NOT NULL,
+        first_seq           BIGINT,
+        last_seq            BIGINT,
+        n_tweets            INTEGER NOT NULL,
+        n_labeled           INTEGER NOT NULL DEFAULT 0,
+        model_version       TEXT,
+        status              TEXT NOT NULL CHECK (status IN ('computed', 'skipped', 'failed')),
+        reason              TEXT,
+        dataset_drift_share DOUBLE PRECISION,
+        drifted             BOOLEAN,
+        report_key          TEXT,
+        seconds             DOUBLE PRECISION,
+        computed_at         TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX monitor_windows_end ON monitor_windows (window_end);
+    CREATE TABLE monitor_metrics (
+        window_id     TEXT NOT NULL REFERENCES monitor_windows (window_id) ON DELETE CASCADE,
+        metric        TEXT NOT NULL,
+        value         DOUBLE PRECISION,
+        drifted       BOOLEAN,
+        model_version TEXT,
+        window_start  TIMESTAMPTZ NOT NULL,
+        window_end    TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (window_id, metric)
+    );
+    CREATE INDEX monitor_metrics_metric_end ON monitor_metrics (metric, window_end);
+    CREATE TABLE model_events (
+        event_id      BIGSERIAL PRIMARY KEY,
+        at            TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        kind          TEXT NOT NULL,
+        model_name    TEXT NOT NULL,
+        model_version TEXT,
+        request_id    TEXT,
+        reason        TEXT,
+        details       JSONB NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX model_events_at ON model_events (at);
+    CREATE INDEX model_events_request ON model_events (request_id);
+    """,
+)
+
+
+def upgrade(settings: Settings) -> list[int]:
+    """Apply pending migrations; return the numbers applied (idempotent, safe to race)."""
+    applied: list[int] = []
+    conn = pg_connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            # one migrator at a time, even with several workers starting together
+            cur.execute("SELECT pg_advisory_xact_lock(4242)")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            cur.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            row = cur.fetchone()
+            current = int(row[0]) if row else 0
+            for number, sql in enumerate(MIGRATIONS, start=1):
+                if number > current:
+                    cur.execute(sql)
+                    cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
+                    applied.append(number)
+    finally:
+        conn.close()
+    if applied:
+        log.info("applied migrations %s", applied)
+    return applied
