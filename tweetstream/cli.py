@@ -270,6 +270,7 @@ def trainer(
 # --- stream -----------------------------------------------------------------------------
 # Each capability keeps its command next to its code; this file only mounts them.
 from monitoring.cli import monitor  # noqa: E402
+from serve.cli import api, ui  # noqa: E402
 from producer.cli import produce  # noqa: E402
 from producer.replay.cli import replay  # noqa: E402
 from stream.cli import db_app, worker  # noqa: E402
@@ -278,6 +279,8 @@ app.command()(produce)
 app.command()(replay)
 app.command()(worker)
 app.command()(monitor)
+app.command()(api)
+app.command()(ui)
 app.add_typer(db_app, name="db")
 
 

@@ -1,0 +1,1 @@
+"""Serving people directly: the HTTP API (``tweetstream api``) and the UI (``tweetstream ui``)."""
