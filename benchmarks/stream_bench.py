@@ -158,18 +158,26 @@ def wait(check: Callable[[], bool], timeout: float) -> bool:
 
 
 class WorkerProc:
+    """A real ``tweetstream worker`` process, logging to the state directory."""
+
     def __init__(self, s: Settings) -> None:
+        self.log = (s.state_dir / "logs" / f"bench-{s.worker_group}.log").absolute()
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tweetstream.cli", "worker"],
+            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker"],
             env=settings_env(s),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
     def stop(self) -> None:
         os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            print(f"worker did not stop on SIGTERM within 60 s; see {self.log}", flush=True)
 
 
 # --- (a) the project's worker ------------------------------------------------------------

@@ -210,7 +210,10 @@ def create_app(settings: Settings, datadir: Path | None = None) -> faust.App:
 
     @app.timer(settings.model_poll_seconds)  # type: ignore[untyped-decorator]
     async def follow_champion() -> None:
-        await asyncio.to_thread(holder.refresh)
+        try:  # an exception escaping a Faust timer would stop it for good
+            await asyncio.to_thread(holder.refresh)
+        except Exception:
+            log.exception("checking @champion failed; will try again")
 
     app.tweetstream_holder = holder  # type: ignore[attr-defined]
     return app

@@ -67,5 +67,5 @@ class ModelHolder:
                 return False
             before = self.current.version if self.current else "none"
             self.current = loaded
-            log.info("serving %s version %s (was %s)", loaded.name, version, before)
+            log.warning("serving %s version %s (was %s)", loaded.name, version, before)
             return True

@@ -270,9 +270,9 @@ def trainer(
 # --- stream -----------------------------------------------------------------------------
 # Each capability keeps its command next to its code; this file only mounts them.
 from monitoring.cli import monitor  # noqa: E402
-from serve.cli import api, ui  # noqa: E402
 from producer.cli import produce  # noqa: E402
 from producer.replay.cli import replay  # noqa: E402
+from serve.cli import api, ui  # noqa: E402
 from stream.cli import db_app, worker  # noqa: E402
 
 app.command()(produce)

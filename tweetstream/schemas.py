@@ -29,6 +29,9 @@ SCHEMA_VERSION = 1
 MAX_TEXT_CHARS = 2_000
 #: longest tweet id accepted
 MAX_ID_CHARS = 64
+#: most bytes of a bad record kept in its dead letter (base64 grows it by a third; Kafka's
+#: default message limit is 1 MB, so a huge bad record must not make its DLQ record unsendable)
+MAX_DEAD_BYTES = 256 * 1024
 LABEL_NAMES = {0: "not disaster", 1: "disaster"}
 #: Kafka header that marks a replayed record; its value is the reason of the backfill
 REPLAY_HEADER = "tweetstream-replay"
@@ -121,6 +124,9 @@ class DeadLetter(_Message):
         offset: int | None = None,
         key: bytes | None = None,
     ) -> DeadLetter:
+        if len(raw) > MAX_DEAD_BYTES:
+            reason = f"{reason} (original truncated from {len(raw)} to {MAX_DEAD_BYTES} bytes)"
+            raw = raw[:MAX_DEAD_BYTES]
         return cls(
             reason=reason,
             source_topic=topic,

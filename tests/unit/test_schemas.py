@@ -77,3 +77,12 @@ def test_classified_label_must_be_binary() -> None:
             model_version="1",
             classified_at=datetime.now(UTC),
         )
+
+
+def test_huge_bad_record_is_truncated_in_its_dead_letter() -> None:
+    from tweetstream.schemas import MAX_DEAD_BYTES
+
+    dead = DeadLetter.of(b"x" * (MAX_DEAD_BYTES * 4), "text: too long", "tweets.raw", 0, 1)
+    assert len(dead.original) == MAX_DEAD_BYTES
+    assert "truncated" in dead.reason
+    assert len(dead.to_bytes()) < 1_000_000  # still fits Kafka's default message size
