@@ -6,6 +6,7 @@ Numbers come from ``snapshot.dict()``; the self-contained HTML report is kept fo
 from __future__ import annotations
 
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,14 @@ def quality_report(labeled: pd.DataFrame) -> tuple[dict[str, float], bytes]:
 
 def build(current: pd.DataFrame, reference: Reference, drift_share: float) -> WindowReport:
     """All of a window's numbers. ``current`` has descriptors, ``label`` and maybe ``target``."""
+    with warnings.catch_warnings():
+        # Evidently's plots divide by zero-width bins and sklearn warns on one-class windows:
+        # noise on every run, not information
+        warnings.simplefilter("ignore")
+        return _build(current, reference, drift_share)
+
+
+def _build(current: pd.DataFrame, reference: Reference, drift_share: float) -> WindowReport:
     text = {
         "missing_share": float(current["missing"].mean()),
         "mean_length": float(current["text_length"].mean()),
