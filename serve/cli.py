@@ -1,13 +1,52 @@
-"""``tweetstream api`` and ``tweetstream ui`` (placeholders until they land)."""
+"""``tweetstream api`` and ``tweetstream ui``."""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
-
-def api() -> None:
-    """Serve the HTTP API (not implemented yet)."""
-    raise typer.Exit(1)
+from tweetstream.settings import get_settings
 
 
-def ui() -> None:
-    """Serve the web UI (not implemented yet)."""
-    raise typer.Exit(1)
+def api(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [default: TWEETSTREAM_API_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [default: TWEETSTREAM_API_PORT].", min=1, max=65535)
+    ] = None,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the HTTP API: /classify, /tweets, /tweets/latest, /healthz, /readyz, /metrics.
+
+    The OpenAPI spec is at /openapi.json. The model is the registry's @champion, followed
+    like the worker does (checked every TWEETSTREAM_MODEL_POLL_SECONDS).
+    """
+    from serve.api import create_app
+    from serve.server import run
+
+    settings = get_settings()
+    bind_host = host or settings.api_host
+    bind_port = port or settings.api_port
+    typer.echo(f"tweetstream API on http://{bind_host}:{bind_port} (spec: /openapi.json)")
+    run(create_app(settings), bind_host, bind_port, access_log)
+
+
+def ui(
+    port: Annotated[
+        int | None, typer.Option(help="Port [default: TWEETSTREAM_UI_PORT].", min=1, max=65535)
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind [default: TWEETSTREAM_API_HOST].")
+    ] = None,
+) -> None:
+    """Serve the web UI: classify a tweet and see why; the stream's latest classifications."""
+    from serve.server import run
+    from serve.ui import create_ui_app
+
+    settings = get_settings()
+    bind_host = host or settings.api_host
+    bind_port = port or settings.ui_port
+    typer.echo(f"tweetstream UI on http://{bind_host}:{bind_port}/")
+    run(create_ui_app(settings), bind_host, bind_port)

@@ -107,12 +107,15 @@ class BatchHandler:
             (d.source_topic, d.source_partition, d.source_offset, d.reason, d.failed_at)
             for d in dead
         ]
-        await retry_forever(
-            "postgres", in_thread(lambda: self.postgres.write(rows, dead_rows)), cap
-        )
+        # The three sinks are independent: run them together, each retried on its own; the
+        # batch is acked only when all of them succeeded.
+        sinks: list[Awaitable[Any]] = [
+            retry_forever("postgres", in_thread(lambda: self.postgres.write(rows, dead_rows)), cap),
+            retry_forever("kafka", lambda: self.publish(results, dead), cap),
+        ]
         if archive:
-            await retry_forever("s3", in_thread(lambda: self.archive.write(archive)), cap)
-        await retry_forever("kafka", lambda: self.publish(results, dead), cap)
+            sinks.append(retry_forever("s3", in_thread(lambda: self.archive.write(archive)), cap))
+        await asyncio.gather(*sinks)
 
     async def publish(self, results: list[ClassifiedTweet], dead: list[DeadLetter]) -> None:
         futures = [await self.send_classified(r.id.encode(), r.to_bytes()) for r in results]

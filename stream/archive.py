@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +67,9 @@ def group_by_key(
 def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
     """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
     by_offset: dict[int, str] = {}
-    for line in existing.decode().splitlines():
+    # split on "\n" only: str.splitlines() also breaks at U+2028/U+0085, which json.dumps
+    # leaves unescaped inside a tweet's text
+    for line in existing.decode().split("\n"):
         if line.strip():
             by_offset[int(json.loads(line)["offset"])] = line
     for r in records:
@@ -80,7 +83,8 @@ class S3Archive:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bucket = settings.archive_bucket
-        self._client: Any = s3_client(settings)
+        self._client: Any = s3_client(settings)  # boto3 clients are thread-safe
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archive")
 
     def _current(self, key: str) -> bytes:
         try:
@@ -94,9 +98,12 @@ class S3Archive:
         groups = group_by_key(
             records, self.settings.archive_prefix, self.settings.archive_chunk_offsets
         )
-        for key, group in groups.items():
-            body = merge_lines(self._current(key), group)
-            self._client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
-            )
+        # one object per partition (and hour) touched: write them in parallel
+        list(self._pool.map(lambda item: self._merge_into(*item), groups.items()))
         return sorted(groups)
+
+    def _merge_into(self, key: str, records: Sequence[ArchiveRecord]) -> None:
+        body = merge_lines(self._current(key), records)
+        self._client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
+        )

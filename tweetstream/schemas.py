@@ -66,6 +66,17 @@ class RawTweet(_Message):
             raise ValueError("must be a string or an integer")
         return str(value).strip()
 
+    @field_validator("produced_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # PostgreSQL's timestamptz refuses offsets beyond about ±16:00 that ISO 8601 allows
+        if value is None:
+            return None
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError as err:  # e.g. 9999-12-31T23:59:59-05:00
+            raise ValueError("out of range") from err
+
     @field_validator("text")
     @classmethod
     def _text_not_blank(cls, value: str) -> str:

@@ -133,6 +133,20 @@ class Settings(BaseSettings):
         0.15, description="Largest allowed gap between predicted and true positive rate."
     )
 
+    # --- serving ------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Interface the HTTP API and the UI bind to.")
+    api_port: int = Field(8080, ge=1, le=65535, description="Port of the HTTP API.")
+    ui_port: int = Field(7860, ge=1, le=65535, description="Port of the web UI.")
+    api_max_batch: int = Field(
+        1000, ge=1, description="Most texts in one /classify request or tweets in one /tweets."
+    )
+    api_max_latest: int = Field(
+        500, ge=1, description="Most rows /tweets/latest returns in one request."
+    )
+    ui_refresh_seconds: float = Field(
+        3.0, gt=0, description="How often the UI's live panel refreshes itself."
+    )
+
     # --- derived -----------------------------------------------------------------
     @property
     def topics(self) -> tuple[str, ...]:

@@ -313,7 +313,7 @@ def parse_archive_object(key: str, body: bytes) -> list[Candidate]:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
     out: list[Candidate] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

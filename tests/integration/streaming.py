@@ -184,7 +184,7 @@ def archive_records(settings: Settings) -> list[dict[str, Any]]:
     for page in pages:
         for obj in page.get("Contents", []):
             body = client.get_object(Bucket=settings.archive_bucket, Key=obj["Key"])["Body"]
-            out += [json.loads(line) for line in body.read().decode().splitlines() if line]
+            out += [json.loads(line) for line in body.read().decode().split("\n") if line]
     return out
 
 

@@ -86,3 +86,11 @@ def test_huge_bad_record_is_truncated_in_its_dead_letter() -> None:
     assert len(dead.original) == MAX_DEAD_BYTES
     assert "truncated" in dead.reason
     assert len(dead.to_bytes()) < 1_000_000  # still fits Kafka's default message size
+
+
+def test_produced_at_is_normalised_to_utc() -> None:
+    tweet = parse_raw(b'{"id": 1, "text": "x", "produced_at": "2026-01-01T00:00:00-16:20"}')
+    assert tweet.produced_at is not None
+    assert tweet.produced_at.utcoffset() is not None
+    assert tweet.produced_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert tweet.produced_at.hour == 16 and tweet.produced_at.minute == 20

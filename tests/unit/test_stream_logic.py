@@ -109,3 +109,12 @@ def test_replay_reason_travels_into_the_result() -> None:
     source = Incoming(b"k", b"", 0, 9, TS, replay_reason="backfill")
     out = classify(model, [Valid(RawTweet(id="1", text="fire"), source)], NOW)
     assert out[0].replay_reason == "backfill"
+
+
+def test_merge_survives_unicode_line_separators_in_text() -> None:
+    # U+2028 and U+0085 are line breaks for str.splitlines() but not for JSON Lines
+    first = merge_lines(b"", [_record(1, "fire\u2028near\u0085town")])
+    second = merge_lines(first, [_record(2)])
+    lines = [json.loads(x) for x in second.decode().split("\n") if x]
+    assert [x["offset"] for x in lines] == [1, 2]
+    assert lines[0]["tweet"]["text"] == "fire\u2028near\u0085town"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs from Debian's packages, if it is missing:
-# Java (Kafka broker), Maven (fetches Kafka's jars), PostgreSQL's server binaries.
+# Java (Kafka broker), Maven (fetches Kafka's jars), PostgreSQL's server binaries, and
+# Chromium + chromedriver (the UI's end-to-end test drives a headless browser).
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -1,0 +1,147 @@
+"""Publishing tweets that arrive over HTTP to ``tweets.raw``, exactly as the producer does.
+
+Every item is validated with :func:`~tweetstream.schemas.parse_raw` first; one invalid item
+rejects the whole request and nothing is published. Valid tweets are sent with the producer's
+own factory (``acks="all"``, idempotent), keyed by id, value ``RawTweet.to_bytes()``, and the
+call returns only once the broker acknowledged every one of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka.errors import KafkaError
+
+from producer.errors import ProducerError
+from producer.publish import DELIVERY_TIMEOUT_MS, create_producer, kafka_failure
+from tweetstream.schemas import InvalidRecord, RawTweet, parse_raw, utcnow
+from tweetstream.settings import Settings
+
+#: how long to wait for one acknowledgement (the producer's own delivery timeout, and a margin)
+ACK_TIMEOUT_S = DELIVERY_TIMEOUT_MS / 1000 + 5
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Why item ``index`` of a request is not a valid tweet."""
+
+    index: int | None
+    id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where the broker stored one tweet."""
+
+    id: str
+    partition: int
+    offset: int
+
+
+def printable(value: object, limit: int = 64) -> str:
+    """``value`` as text that is safe to put in a UTF-8 JSON answer (no lone surrogate)."""
+    return str(value)[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def validate(items: list[Any]) -> tuple[list[RawTweet], list[Rejected]]:
+    """Parse every item; stamp ``produced_at`` (now) on tweets that have none."""
+    now = utcnow()
+    good: list[RawTweet] = []
+    bad: list[Rejected] = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):  # parse_raw would read a string as JSON text
+                raise InvalidRecord(f"not a JSON object but {type(item).__name__}")
+            tweet = parse_raw(item)
+        except InvalidRecord as err:
+            raw_id = item.get("id") if isinstance(item, dict) else None
+            bad.append(
+                Rejected(index, printable(raw_id) if raw_id is not None else None, err.reason)
+            )
+            continue
+        problem = _unstorable(tweet)
+        if problem:
+            bad.append(Rejected(index, printable(tweet.id), problem))
+            continue
+        try:
+            produced_at = in_utc(tweet.produced_at) if tweet.produced_at else now
+        except OverflowError:
+            bad.append(Rejected(index, printable(tweet.id), "produced_at: out of range"))
+            continue
+        good.append(tweet.model_copy(update={"produced_at": produced_at}))
+    return good, bad
+
+
+def in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a time without an offset is taken as UTC.
+
+    ISO 8601 allows offsets up to +-23:59 but PostgreSQL's ``timestamptz`` input only up to
+    +-15:59, and the worker's sink would retry such a row forever: send UTC only.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _unstorable(tweet: RawTweet) -> str | None:
+    """Why the stream could not carry ``tweet`` further, though it fits the schema.
+
+    JSON may hold a lone surrogate (``"\\ud800"``), which is not UTF-8 and so cannot be a
+    Kafka key or value; and PostgreSQL's ``text`` cannot hold NUL, so the worker's sink
+    would fail on it.
+    """
+    for field in ("id", "text", "keyword", "location"):
+        value = getattr(tweet, field)
+        if value is None:
+            continue
+        if "\x00" in value:
+            return f"{field}: contains a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{field}: is not valid Unicode (a lone surrogate)"
+    return None
+
+
+class Publisher:
+    """One Kafka producer per process, made on first use and shared by request threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._producer: Any = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Any:
+        with self._lock:
+            if self._producer is None:
+                self._producer = create_producer(self.settings)  # raises ProducerError
+            return self._producer
+
+    def publish(self, tweets: list[RawTweet]) -> list[Delivered]:
+        """Send and wait for every acknowledgement; :class:`ProducerError` if any failed."""
+        producer = self._get()
+        topic = self.settings.raw_topic
+        try:
+            futures = [producer.send(topic, key=t.id.encode(), value=t.to_bytes()) for t in tweets]
+            metadata = [f.get(timeout=ACK_TIMEOUT_S) for f in futures]
+        except KafkaError as err:
+            raise kafka_failure(self.settings, err) from err
+        return [
+            Delivered(t.id, int(m.partition), int(m.offset))
+            for t, m in zip(tweets, metadata, strict=True)
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(KafkaError):  # records pending when the broker is gone
+                producer.close(timeout=5)
+
+
+__all__ = ["Delivered", "ProducerError", "Publisher", "Rejected", "validate"]
