@@ -75,8 +75,14 @@ infra-check: $(BIN)/.installed $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION) ## 
 	$(BIN)/pytest tests/unit/test_terraform.py tests/unit/test_workflow.py -q
 	$(VENV_CHECKOV)/bin/checkov -d infra/terraform --quiet --compact --framework terraform --skip-download
 
-bench: setup ## Benchmarks (print numbers beside a baseline measured in the same run)
+bench: up ## Benchmarks (each prints numbers beside a baseline measured in the same run)
 	$(BIN)/python benchmarks/model_bench.py --data $(TWEETSTREAM_DATA_DIR)
+	$(BIN)/tweetstream train --promote  # the stream benchmarks need a @champion
+	$(BIN)/python -W ignore benchmarks/stream_bench.py
+	$(BIN)/python -W ignore benchmarks/monitor_bench.py
+	$(BIN)/python -W ignore benchmarks/drift_cycle.py
+	$(BIN)/python benchmarks/replay_bench.py --tweets 50000
+	$(BIN)/python benchmarks/api_bench.py --seconds 10 --clients 4
 
 clean: down ## Remove the venv and all local state
 	rm -rf $(VENV) .tweetstream .pytest_cache .mypy_cache .ruff_cache

@@ -181,16 +181,20 @@ class WorkerProc:
 
 
 # --- (a) the project's worker ------------------------------------------------------------
-def worker_throughput(base: Settings, rows: list[dict[str, Any]]) -> Result:
+def worker_throughput(base: Settings, rows: list[dict[str, Any]], count: int = 1) -> Result:
     s = scratch(base, "wt")
     publish(s, rows)
-    w = WorkerProc(s)
+    procs = [
+        WorkerProc(s.model_copy(update={"metrics_port": s.metrics_port + i})) for i in range(count)
+    ]
     ok = wait(lambda: rows_stored(s)[0] >= len(rows), 600)
     n, first, last = rows_stored(s)
-    w.stop()
+    for w in procs:
+        w.stop()
     cleanup(base, s)
     span = (last - first).total_seconds() if ok and first and last else float("nan")
-    return Result("(a) worker", n / span if span else float("nan"), note="first→last row committed")
+    name = "(a) worker" if count == 1 else f"(a) {count} workers"
+    return Result(name, n / span if span else float("nan"), note="first→last row committed")
 
 
 def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
@@ -357,12 +361,14 @@ def main() -> None:
 
     through = [
         worker_throughput(base, data[: args.tweets]),
+        worker_throughput(base, data[: args.tweets], count=2),
         naive_throughput(base, data[: args.naive_tweets], model),
         passthrough_throughput(base, data[: args.tweets]),
     ]
     print("throughput done", flush=True)
     latency = [
         worker_latency(base, paced, args.rate),
+        Result("(a) 2 workers", note="latency not measured"),
         naive_latency(base, paced, model, args.rate),
         passthrough_latency(base, paced, args.rate),
     ]
@@ -372,8 +378,12 @@ def main() -> None:
         print(
             f"{t.name:<18}{t.throughput:>12,.0f}{lat.p50_ms:>10,.1f}{lat.p99_ms:>10,.1f}  {t.note}"
         )
-    a, b, c = (r.throughput for r in through)
-    print(f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}")
+    a, _, b, c = (r.throughput for r in through)
+    two = through[1].throughput
+    print(
+        f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}   "
+        f"2 workers / 1 = {two / a:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -81,14 +81,14 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(500, ge=1, description="Most tweets classified in one batch.")
     batch_within: float = Field(
-        0.2, gt=0, description="Seconds a batch waits to fill before it is processed anyway."
+        0.05, gt=0, description="Seconds a batch waits to fill before it is processed anyway."
     )
     model_poll_seconds: float = Field(
         10.0, gt=0, description="How often the worker checks where @champion points."
     )
     archive_prefix: str = Field("tweets", description="Key prefix of the S3 archive.")
     archive_chunk_offsets: int = Field(
-        1000, ge=1, description="Kafka offsets per archive object (per partition and hour)."
+        250, ge=1, description="Kafka offsets per archive object (per partition and hour)."
     )
     consumer_session_timeout: float = Field(
         30.0, gt=3, description="Seconds before a silent worker is dropped and its partitions move."
