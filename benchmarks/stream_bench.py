@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.evaluate import load_model
 from tweetstream.clients import kafka_admin, pg_connect
-from tweetstream.settings import Settings
+from tweetstream.settings import Settings, child_env
 
 
 @dataclass
@@ -121,11 +121,7 @@ def publish(s: Settings, rows: list[dict[str, Any]], rate: float | None = None) 
 
 
 def settings_env(s: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWEETSTREAM_")}
-    env.update(
-        {f"TWEETSTREAM_{k.upper()}": str(v) for k, v in s.model_dump().items() if v is not None}
-    )
-    return env
+    return child_env(s, os.environ)
 
 
 def rows_stored(s: Settings) -> tuple[int, Any, Any]:

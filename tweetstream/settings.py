@@ -8,6 +8,7 @@ Every field can be set with an environment variable prefixed ``TWEETSTREAM_``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -186,6 +187,16 @@ class Settings(BaseSettings):
     def mlflow_port(self) -> int:
         """Port of the MLflow tracking server."""
         return int(self.mlflow_tracking_uri.rstrip("/").rsplit(":", 1)[1])
+
+
+def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` (a process environment) with every ``TWEETSTREAM_*`` set from ``settings``,
+    so a child process (a worker, a monitor) builds exactly these settings."""
+    env = {k: v for k, v in base.items() if not k.startswith("TWEETSTREAM_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"TWEETSTREAM_{name.upper()}"] = str(value)
+    return env
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
 from tweetstream.clients import kafka_admin, pg_connect, s3_client
-from tweetstream.settings import Settings
+from tweetstream.settings import Settings, child_env
 
 
 def free_port() -> int:
@@ -29,11 +29,7 @@ def free_port() -> int:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TWEETSTREAM_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"TWEETSTREAM_{name.upper()}"] = str(value)
-    return env
+    return child_env(settings, os.environ)
 
 
 def isolate(settings: Settings, unique: Callable[[str], str], **overrides: Any) -> Settings:

@@ -66,3 +66,16 @@ def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^(?:# )?TWEETSTREAM_([A-Z0-9_]+)=", text, flags=re.M))
     assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_child_env_rebuilds_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tweetstream.settings import child_env
+
+    original = Settings(raw_topic="custom.raw", pg_port=6543, kafka_sasl_mechanism=None)
+    env = child_env(original, {"PATH": "/bin", "TWEETSTREAM_RAW_TOPIC": "stale"})
+    assert env["PATH"] == "/bin" and env["TWEETSTREAM_RAW_TOPIC"] == "custom.raw"
+    assert "TWEETSTREAM_KAFKA_SASL_MECHANISM" not in env
+    for key, value in env.items():
+        if key.startswith("TWEETSTREAM_"):
+            monkeypatch.setenv(key, value)
+    assert Settings() == original
