@@ -201,6 +201,10 @@ def create_app(settings: Settings, datadir: Path | None = None) -> faust.App:
 
     handler = BatchHandler(settings, holder, send_classified, send_dead)
 
+    @app.on_partitions_revoked.connect  # type: ignore[untyped-decorator, arg-type]
+    async def forget_archive_objects(sender: Any, revoked: Any, **_: Any) -> None:
+        handler.archive.forget()  # another worker may write those partitions' objects now
+
     @app.agent(raw, name="classify")
     async def classify_tweets(stream: Any) -> None:  # faust's stubs lack take_events
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):

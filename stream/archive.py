@@ -9,7 +9,8 @@ in other boundaries, overwrites its own records and never duplicates them.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -78,15 +79,45 @@ def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
 
 
 class S3Archive:
-    """Writes archive objects; idempotent per (partition, offset)."""
+    """Writes archive objects; idempotent per (partition, offset).
+
+    What this process last wrote to a key is kept (a few hundred objects at most), so the
+    next batch of the same partition merges without reading the object back. That is only
+    right while this worker owns the partition: :meth:`forget` is called whenever partitions
+    are revoked, and a restart starts empty, so a key not written by us since is read first.
+    """
+
+    #: objects whose last content is kept
+    CACHED_OBJECTS = 256
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.bucket = settings.archive_bucket
         self._client: Any = s3_client(settings)  # boto3 clients are thread-safe
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archive")
+        self._written: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Drop what we know of every object (partitions moved: others may write them now)."""
+        with self._lock:
+            self._written.clear()
+
+    def _known(self, key: str) -> bytes | None:
+        with self._lock:
+            return self._written.get(key)
+
+    def _remember(self, key: str, body: bytes) -> None:
+        with self._lock:
+            self._written[key] = body
+            self._written.move_to_end(key)
+            while len(self._written) > self.CACHED_OBJECTS:
+                self._written.popitem(last=False)
 
     def _current(self, key: str) -> bytes:
+        known = self._known(key)
+        if known is not None:
+            return known
         try:
             body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             return body
@@ -107,3 +138,4 @@ class S3Archive:
         self._client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
         )
+        self._remember(key, body)

@@ -118,3 +118,12 @@ def test_merge_survives_unicode_line_separators_in_text() -> None:
     lines = [json.loads(x) for x in second.decode().split("\n") if x]
     assert [x["offset"] for x in lines] == [1, 2]
     assert lines[0]["tweet"]["text"] == "fire\u2028near\u0085town"
+
+
+def test_merge_from_remembered_content_equals_merge_from_storage() -> None:
+    # what the archive keeps after a write is exactly what it wrote: merging into it gives the
+    # bytes a fresh read of the object would give
+    written = merge_lines(b"", [_record(1), _record(2)])
+    assert merge_lines(written, [_record(3)]) == merge_lines(
+        merge_lines(b"", [_record(2), _record(1)]), [_record(3)]
+    )
