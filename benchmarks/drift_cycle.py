@@ -102,13 +102,6 @@ def main() -> None:
         promoted = [e for e in events if e["kind"] == "promoted"]
         if promoted:
             version = promoted[-1]["model_version"]
-            publish(
-                s,
-                [
-                    {"id": f"after-{i}", "text": t, "keyword": None}
-                    for i, t in enumerate(tweets.text[:50])
-                ],
-            )
             from benchmarks.stream_bench import pg_connect
 
             def served() -> int:
@@ -122,7 +115,17 @@ def main() -> None:
                 conn.close()
                 return n
 
-            while served() < 50:
+            # the worker polls the registry: keep sending until a tweet is classified by it
+            batch = 0
+            while served() == 0:
+                publish(
+                    s,
+                    [
+                        {"id": f"after-{batch}-{i}", "text": t, "keyword": None}
+                        for i, t in enumerate(tweets.text[:10])
+                    ],
+                )
+                batch += 1
                 time.sleep(0.2)
             marks["reloaded"] = time.monotonic()
     finally:

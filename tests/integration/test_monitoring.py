@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,6 +94,31 @@ def labels_stored(s: Settings) -> int:
     return int(pg_rows(s, "SELECT count(*) FROM tweet_labels")[0][0])
 
 
+def assert_worker_switches_to(s: Settings, version: str, tail: Callable[[], str]) -> None:
+    """Keep sending fresh tweets until one is classified by ``version``; after that first one,
+    every later row (in arrival order) carries it too."""
+    deadline = time.monotonic() + 120
+    batch = 0
+    while time.monotonic() < deadline:
+        stream(s, unlabeled_tweets(10, f"after-{batch}"))
+        batch += 1
+        rows = pg_rows(
+            s,
+            f"SELECT seq FROM classified_tweets WHERE model_version = '{version}' "
+            "ORDER BY seq LIMIT 1",
+        )
+        if rows:
+            older = pg_rows(
+                s,
+                "SELECT count(*) FROM classified_tweets WHERE seq > "
+                f"{rows[0][0]} AND model_version <> '{version}'",
+            )
+            assert older[0][0] == 0, "a row after the switch was classified by an older model"
+            return
+        time.sleep(1)  # traffic pacing: one small batch per second
+    raise AssertionError(f"no row classified by version {version} within 120 s\n{tail()}")
+
+
 def later() -> datetime:
     return datetime.now(UTC) + timedelta(seconds=5)
 
@@ -171,19 +197,7 @@ def test_shifted_stream_fires_once_retrains_and_the_gate_decides(
         assert tags["retrain.request_id"] == request_id
         assert tags["gate.decision"] == ("promoted" if steps[4] == "promoted" else "refused")
         if steps[4] == "promoted":  # the worker hot-reloads it: later rows carry it
-            stream(s, labeled_tweets(50, "after", seed=3))
-            wait_for(
-                lambda: (
-                    pg_rows(
-                        s,
-                        f"SELECT count(*) FROM classified_tweets WHERE model_version = '{version}'",
-                    )[0][0]
-                    >= 50
-                ),
-                120,
-                "rows classified by the promoted version",
-                worker.tail,
-            )
+            assert_worker_switches_to(s, version, worker.tail)
 
 
 def test_quality_where_labels_exist_and_bad_windows_recorded_with_a_reason(
