@@ -129,6 +129,11 @@ class ManagedProcess:
                 os.killpg(pid, signal.SIGKILL)
             wait_until(lambda: _start_time(pid) is None, 5.0, interval=0.1)
         _reap(pid)
+        # the leader is gone; its children (which may hold the ports) must be gone too
+        if not wait_until(lambda: not _group_alive(pid), 10.0, interval=0.1):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            wait_until(lambda: not _group_alive(pid), 5.0, interval=0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -139,6 +144,18 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any live (non-zombie) process is in process group ``pgid``."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def _reap(pid: int) -> None:
