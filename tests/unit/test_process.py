@@ -58,3 +58,10 @@ def test_missing_executable_is_a_clear_error(proc: ManagedProcess) -> None:
     with pytest.raises(ServiceStartError, match="cannot start sleeper"):
         proc.spawn(["/nonexistent/binary"])
     assert not proc.running()
+
+
+def test_kafka_cluster_ids_never_look_like_options() -> None:
+    from infra.local.services.kafka import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]  # about 30 would start with "-" unchecked
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

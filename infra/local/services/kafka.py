@@ -39,8 +39,15 @@ Configuration:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, base64url without padding (22 chars).
+
+    Never one starting with "-": the storage tool's argument parser would take it for an
+    option (1 start in 64 failed that way).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 class KafkaService(LocalService):
@@ -147,8 +154,7 @@ class KafkaService(LocalService):
         argv = self._java(
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            f"--cluster-id={_cluster_id()}",
             "-c",
             str(self.home / "server.properties"),
             "--standalone",
