@@ -52,14 +52,15 @@ def streamed_labeled(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "keyword", "location", "text", "target"])
 
 
-def training_data(settings: Settings) -> pd.DataFrame:
-    """Kaggle training rows plus labeled stream tweets (the stream's label wins on an id)."""
+def training_data(settings: Settings) -> tuple[pd.DataFrame, int]:
+    """Kaggle training rows plus labeled stream tweets (the stream's label wins on an id),
+    and how many rows came from the stream."""
     base = load_labeled(settings.data_dir)
     base["id"] = base["id"].astype(str)
     fresh = streamed_labeled(settings)
     merged = pd.concat([base[~base["id"].isin(fresh["id"])], fresh], ignore_index=True)
     merged["target"] = merged["target"].astype(int)
-    return merged
+    return merged, len(fresh)
 
 
 def answered(settings: Settings, request_id: str) -> bool:
@@ -82,8 +83,7 @@ def handle(settings: Settings, request: RetrainRequest) -> RetrainOutcome:
     if answered(settings, rid):
         return RetrainOutcome(rid, None, False, skipped=True)
     began = time.monotonic()
-    data = training_data(settings)
-    n_stream = int((~data["id"].isin(load_labeled(settings.data_dir)["id"].astype(str))).sum())
+    data, n_stream = training_data(settings)
     record_event(
         settings,
         "retrain_started",
