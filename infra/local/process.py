@@ -20,17 +20,36 @@ from pathlib import Path
 from infra.local.errors import ServiceStartError
 
 
-def _start_time(pid: int) -> str | None:
-    """The kernel start time of ``pid`` (clock ticks since boot), or None if it is gone."""
+def _stat_fields(path: Path) -> list[str] | None:
+    """The fields of a ``/proc/.../stat`` file after the command name, or None if gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = path.read_text()
     except OSError:
         return None
-    # Field 22; the command name (field 2) may contain spaces, so split after ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie is as good as dead
+    # The command name (field 2) may contain spaces, so split after the last ')'.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _threads_alive(pid: int) -> bool:
+    """True while any thread of ``pid`` still runs.
+
+    A multi-threaded server's leader thread can show as a zombie while its other
+    threads are still exiting and still hold its sockets, so the leader alone is not
+    enough to say the process is gone.
+    """
+    for task in Path(f"/proc/{pid}/task").glob("*/stat"):
+        fields = _stat_fields(task)
+        if fields is not None and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def _start_time(pid: int) -> str | None:
+    """The kernel start time of ``pid`` (clock ticks since boot), or None if it is gone."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    if fields is None or not _threads_alive(pid):  # a zombie is as good as dead
         return None
-    return fields[19]
+    return fields[19]  # field 22 of the file
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -112,7 +131,8 @@ class ManagedProcess:
         started = _start_time(proc.pid)
         if started is None:
             raise ServiceStartError(
-                f"{self.name} exited at once; see {self.log_file}:\n{self.log_tail()}"
+                f"{self.name} died while starting (it exited at once); "
+                f"log {self.log_file}:\n{self.log_tail()}"
             )
         self.pid_file.write_text(f"{proc.pid} {started}\n")
         return proc.pid
@@ -149,11 +169,8 @@ class ManagedProcess:
 def _group_alive(pgid: int) -> bool:
     """True while any live (non-zombie) process is in process group ``pgid``."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        fields = _stat_fields(stat)
+        if fields is not None and int(fields[2]) == pgid and _threads_alive(int(stat.parent.name)):
             return True
     return False
 

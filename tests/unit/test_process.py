@@ -39,6 +39,34 @@ def test_stop_reaches_children_of_the_process(proc: ManagedProcess, tmp_path: Pa
     assert wait_until(lambda: not Path(f"/proc/{child}").exists(), 5)
 
 
+def test_a_process_whose_leader_thread_exited_is_alive_until_its_threads_are(
+    proc: ManagedProcess, tmp_path: Path
+) -> None:
+    # Go servers (SeaweedFS) can leave the leader thread a zombie while other threads
+    # still hold the listening socket: "stopped" must mean every thread is gone.
+    ready, release = tmp_path / "ready", tmp_path / "release"
+    code = (
+        "import ctypes, os, socket, threading, time\n"
+        "def serve():\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        f"    open({str(ready)!r}, 'w').write(str(s.getsockname()[1]))\n"
+        f"    while not os.path.exists({str(release)!r}): time.sleep(0.05)\n"
+        "threading.Thread(target=serve).start()\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    pid = proc.spawn([sys.executable, "-c", code])
+    assert wait_until(lambda: ready.exists() and ready.read_text() != "", 10)
+    assert wait_until(lambda: _leader_state(pid) == "Z", 10)
+    assert proc.running()  # the leader is a zombie, yet the server thread runs
+    release.touch()
+    assert wait_until(lambda: not proc.running(), 10)
+    proc.stop(timeout=5)
+
+
+def _leader_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def test_stale_pid_file_is_ignored_and_removed(proc: ManagedProcess) -> None:
     proc.pid_file.write_text("999999 12345\n")
     assert proc.pid() is None

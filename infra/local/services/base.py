@@ -83,8 +83,15 @@ class LocalService:
         )
 
     def stop(self) -> bool:
-        """Stop our process if it runs; True if something was stopped."""
-        return self.process.stop(self.stop_signal)
+        """Stop our process if it runs; True if something was stopped.
+
+        Returns once the process and its children are gone and its port is released,
+        so a ``down`` (or a failed ``up``) can be followed by a fresh start at once.
+        """
+        stopped = self.process.stop(self.stop_signal)
+        if stopped:
+            wait_until(lambda: not port_open("127.0.0.1", self.port()), 10.0, interval=0.05)
+        return stopped
 
     @property
     def logs(self) -> Path:
