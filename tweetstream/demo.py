@@ -129,6 +129,8 @@ def stream_file(
                     raise DataError(f"not every tweet was stored within {timeout:.0f}s; see {log}")
                 time.sleep(0.5)
     finally:
+        if not console.is_terminal:  # Live leaves its last frame without a newline there
+            console.line()
         worker.terminate()
         worker.wait(timeout=30)
         producer.join(timeout=5)
