@@ -78,7 +78,7 @@ infra-check: $(BIN)/.installed $(VENV_CHECKOV)/.installed-$(CHECKOV_VERSION) ## 
 bench: up ## Benchmarks (each prints numbers beside a baseline measured in the same run)
 	$(BIN)/python benchmarks/model_bench.py --data $(TWEETSTREAM_DATA_DIR)
 	$(BIN)/tweetstream train --promote  # the stream benchmarks need a @champion
-	$(BIN)/python -W ignore benchmarks/stream_bench.py
+	$(BIN)/python -W ignore benchmarks/stream_bench.py --worker-latency-runs 5
 	$(BIN)/python -W ignore benchmarks/monitor_bench.py
 	$(BIN)/python -W ignore benchmarks/drift_cycle.py
 	$(BIN)/python benchmarks/replay_bench.py --tweets 50000
