@@ -55,12 +55,15 @@ def test_a_process_whose_leader_thread_exited_is_alive_until_its_threads_are(
         "ctypes.CDLL(None).pthread_exit(None)\n"
     )
     pid = proc.spawn([sys.executable, "-c", code])
-    assert wait_until(lambda: ready.exists() and ready.read_text() != "", 10)
-    assert wait_until(lambda: _leader_state(pid) == "Z", 10)
-    assert proc.running()  # the leader is a zombie, yet the server thread runs
-    release.touch()
-    assert wait_until(lambda: not proc.running(), 10)
-    proc.stop(timeout=5)
+    try:
+        assert wait_until(lambda: ready.exists() and ready.read_text() != "", 10)
+        assert wait_until(lambda: _leader_state(pid) == "Z", 10)
+        assert proc.running()  # the leader is a zombie, yet the server thread runs
+        release.touch()
+        assert wait_until(lambda: not proc.running(), 10)
+    finally:
+        release.touch()
+        proc.stop(timeout=5)  # no orphan if an assertion failed
 
 
 def _leader_state(pid: int) -> str:
