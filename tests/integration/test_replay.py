@@ -24,6 +24,7 @@ from tests.integration.streaming import (
     consume,
     isolate,
     pg_count,
+    pg_execute,
     pg_rows,
     publish,
     settings_env,
@@ -32,20 +33,11 @@ from tests.integration.streaming import (
     workers,
 )
 from tests.integration.test_stream import tweets
-from tweetstream.clients import pg_connect, s3_client
+from tweetstream.clients import s3_client
 from tweetstream.schemas import REPLAY_HEADER, ClassifiedTweet, RawTweet
 from tweetstream.settings import Settings
 
 N = 5_000
-
-
-def pg_exec(settings: Settings, sql: str) -> None:
-    conn = pg_connect(settings)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def scalar(settings: Settings, sql: str) -> Any:
@@ -109,7 +101,7 @@ def test_replay_restores_rows_is_idempotent_and_reclassifies_with_a_new_model(
         assert set(original) == expected
 
         # (1) the rows are lost; replaying the archive brings the same ones back
-        pg_exec(s, "DELETE FROM classified_tweets")
+        pg_execute(s, "DELETE FROM classified_tweets")
         window = Selection(start=start, end=end)
         first = replay(s, window, reason="restore after outage")
         assert (first.selected, first.sent, first.duplicates, first.corrupt) == (N, N, 0, ())

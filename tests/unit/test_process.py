@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.errors import ServiceStartError
-from infra.local.process import ManagedProcess, wait_until
+from infra.local.process import ManagedProcess, _stat_fields, wait_until
 
 
 @pytest.fixture
@@ -67,7 +67,8 @@ def test_a_process_whose_leader_thread_exited_is_alive_until_its_threads_are(
 
 
 def _leader_state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return fields[0] if fields else "gone"
 
 
 def test_stale_pid_file_is_ignored_and_removed(proc: ManagedProcess) -> None:
