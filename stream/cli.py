@@ -24,6 +24,12 @@ def worker(
 
     Follows the registry's @champion alias and hot-swaps new versions between batches.
     Prometheus metrics are served on TWEETSTREAM_METRICS_PORT (+ worker index).
+
+    A record a sink refuses goes to the DLQ with the sink's reason; a sink that is down is
+    retried until it is back (the stream pauses, nothing is lost). If PostgreSQL, Kafka or
+    S3 does not answer at start, the worker prints one error line naming it and exits 2.
+    SIGTERM/SIGINT stops it within TWEETSTREAM_SHUTDOWN_GRACE_SECONDS (10 s), exit 0, even
+    while a sink is down: the batch in flight is left uncommitted and redelivered.
     """
     from stream.worker import run_worker, run_workers
 

@@ -5,14 +5,17 @@ The schema itself lives in :mod:`tweetstream.migrations`.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg2 import Binary
 from psycopg2.extras import execute_values
 
+from stream.archive import ArchiveRecord
 from tweetstream.clients import pg_connect
-from tweetstream.schemas import ClassifiedTweet
+from tweetstream.schemas import DeadLetter
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,12 +38,14 @@ ON CONFLICT (id) DO UPDATE SET
 _TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
 
 _DEAD = """
-INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at)
+INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at,
+    original, original_key)
 VALUES %s ON CONFLICT DO NOTHING
 """
 
 
-def _row(tweet: ClassifiedTweet, partition: int | None, offset: int | None) -> tuple[Any, ...]:
+def _row(record: ArchiveRecord) -> tuple[Any, ...]:
+    tweet = record.result
     return (
         tweet.id,
         tweet.text,
@@ -52,9 +57,22 @@ def _row(tweet: ClassifiedTweet, partition: int | None, offset: int | None) -> t
         tweet.model_version,
         tweet.produced_at,
         tweet.classified_at,
-        partition,
-        offset,
+        record.partition,
+        record.offset,
         tweet.replay_reason,
+    )
+
+
+def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
+    key = base64.b64decode(letter.original_key_b64) if letter.original_key_b64 else None
+    return (
+        letter.source_topic,
+        letter.source_partition if letter.source_partition is not None else -1,
+        letter.source_offset if letter.source_offset is not None else -1,
+        letter.reason,
+        letter.failed_at,
+        Binary(letter.original),
+        Binary(key) if key is not None else None,
     )
 
 
@@ -70,13 +88,9 @@ class PostgresSink:
             self._conn = pg_connect(self.settings)
         return self._conn
 
-    def write(
-        self,
-        tweets: Sequence[tuple[ClassifiedTweet, int | None, int | None]],
-        dead: Sequence[tuple[str, int | None, int | None, str, Any]] = (),
-    ) -> None:
+    def write(self, records: Sequence[ArchiveRecord], dead: Sequence[DeadLetter] = ()) -> None:
         """Upsert tweets (last one wins per id) and record dead letters, in one transaction."""
-        latest = {t.id: _row(t, p, o) for t, p, o in tweets}  # one row per id per statement
+        latest = {r.result.id: _row(r) for r in records}  # one row per id per statement
         conn = self._connection()
         try:
             with conn, conn.cursor() as cur:
@@ -85,7 +99,7 @@ class PostgresSink:
                         cur, _UPSERT, list(latest.values()), page_size=1000, template=_TEMPLATE
                     )
                 if dead:
-                    execute_values(cur, _DEAD, list(dead), page_size=1000)
+                    execute_values(cur, _DEAD, [_dead_row(d) for d in dead], page_size=1000)
         except Exception:
             self.close()  # a broken connection is replaced on the next try
             raise

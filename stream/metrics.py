@@ -21,6 +21,20 @@ LAG_SECONDS = Histogram(
 )
 SINK_RETRIES = Counter("tweetstream_sink_retries_total", "Failed sink attempts", ["sink"])
 MODEL_VERSION = Gauge("tweetstream_model_version", "Model version currently served")
+SINK_FAILING = Gauge(
+    "tweetstream_sink_failing", "1 while a sink is failing and being retried", ["sink"]
+)
+SINK_REFUSED = Counter(
+    "tweetstream_sink_refused_total", "Records a sink refused (dead-lettered)", ["sink"]
+)
+IN_FLIGHT_SECONDS = Gauge(
+    "tweetstream_batch_in_flight_seconds",
+    "Age of the batch being processed (0 while waiting for records); grows while a sink is down",
+)
+SINCE_LAST_BATCH = Gauge(
+    "tweetstream_seconds_since_last_batch",
+    "Seconds since a batch was last completed (every sink written)",
+)
 
 
 def reason_kind(reason: str) -> str:

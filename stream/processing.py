@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from stream.archive import ArchiveRecord
 from stream.model import LoadedModel
 from tweetstream.schemas import (
     LABEL_NAMES,
@@ -60,16 +61,23 @@ def validate(batch: list[Incoming], topic: str) -> tuple[list[Valid], list[DeadL
     return valid, dead
 
 
-def parse_labels(
-    batch: list[Incoming], topic: str
-) -> tuple[list[tuple[str, int]], list[DeadLetter]]:
-    """True labels as ``(id, target)``; unusable records become dead letters."""
-    good: list[tuple[str, int]] = []
+@dataclass(frozen=True)
+class LabelRecord:
+    """A true label that parsed, with where it came from."""
+
+    id: str
+    target: int
+    source: Incoming
+
+
+def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], list[DeadLetter]]:
+    """True labels; unusable records become dead letters."""
+    good: list[LabelRecord] = []
     dead: list[DeadLetter] = []
     for record in batch:
         try:
             label = TrueLabel.model_validate_json(record.value)
-            good.append((label.id, label.target))
+            good.append(LabelRecord(label.id, label.target, record))
         except ValidationError as err:
             reason = str(err).split("\n", 2)[1].strip() if "\n" in str(err) else str(err)
             dead.append(
@@ -83,6 +91,14 @@ def parse_labels(
                 )
             )
     return good, dead
+
+
+def records_of(valid: list[Valid], results: list[ClassifiedTweet]) -> list[ArchiveRecord]:
+    """Pair each valid record with its result: what every sink stores."""
+    return [
+        ArchiveRecord(v.source.partition, v.source.offset, v.source.timestamp_ms, v.tweet, r)
+        for v, r in zip(valid, results, strict=True)
+    ]
 
 
 def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedTweet]:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from tweetstream import __version__
 from tweetstream.errors import TweetstreamError
 from tweetstream.logs import configure_logging
 from tweetstream.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from stream.status import WorkerHealth
 
 app = typer.Typer(
     name="tweetstream",
@@ -91,19 +94,50 @@ def down(
     Stack(settings()).down(purge=purge, report=console.print)
 
 
+def _workers_table(workers: list[WorkerHealth]) -> Table:
+    table = Table(title="workers (from their /metrics)")
+    for col in ("metrics port", "state", "last batch", "batch in flight", "model"):
+        table.add_column(col)
+    for w in workers:
+        failing = ", ".join(w.failing_sinks)
+        table.add_row(
+            str(w.port),
+            f"[red]stuck: {failing} failing[/]" if failing else "ok",
+            _seconds(w.seconds_since_last_batch, "ago"),
+            _seconds(w.batch_in_flight_seconds or None, ""),
+            str(w.model_version or "-"),
+        )
+    return table
+
+
+def _seconds(value: float | None, suffix: str) -> str:
+    return f"{value:.1f} s {suffix}".strip() if value is not None else "-"
+
+
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show each service's endpoint and health; exit 1 if any is down."""
-    from infra.local import Stack
+    """Show each service's endpoint and health, and each running worker's; exit 1 if any
+    service is down or any worker is stuck (a sink failing: its batch cannot complete).
 
-    rows = [r.to_dict() for r in Stack(settings()).status()]
+    Workers are found on TWEETSTREAM_METRICS_PORT and the ports after it (one per worker).
+    """
+    from infra.local import Stack
+    from stream.status import scrape_workers
+
+    s = settings()
+    rows = [r.to_dict() for r in Stack(s).status()]
+    workers = scrape_workers(s)
     if as_json:
-        print(json.dumps({str(r["name"]): r for r in rows}, indent=2))
+        report: dict[str, object] = {str(r["name"]): r for r in rows}
+        report["workers"] = [w.to_dict() for w in workers]
+        print(json.dumps(report, indent=2))
     else:
         console.print(_status_table(rows))
-    if not all(r["healthy"] for r in rows):
+        if workers:
+            console.print(_workers_table(workers))
+    if not all(r["healthy"] for r in rows) or any(w.stuck for w in workers):
         raise typer.Exit(1)
 
 

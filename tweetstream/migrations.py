@@ -138,6 +138,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX model_events_at ON model_events (at);
     CREATE INDEX model_events_request ON model_events (request_id);
     """,
+    # 6: a dead letter keeps the record's original bytes and key (as the DLQ topic does)
+    """
+    ALTER TABLE dead_letters ADD COLUMN original BYTEA, ADD COLUMN original_key BYTEA;
+    """,
 )
 
 

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     dlq_topic: str = "tweets.dlq"
     retrain_topic: str = "model.retrain"
     labels_topic: str = "tweets.labels"
+    producer_delivery_timeout_s: float = Field(
+        120.0,
+        ge=1,
+        description="Seconds the producer keeps retrying a record while Kafka is unreachable "
+        "(a broker restart) before it gives up, reports what was not delivered and exits 2.",
+    )
 
     # --- PostgreSQL --------------------------------------------------------------
     pg_host: str = "127.0.0.1"
@@ -95,7 +101,16 @@ class Settings(BaseSettings):
         30.0, gt=3, description="Seconds before a silent worker is dropped and its partitions move."
     )
     sink_retry_max_seconds: float = Field(
-        30.0, gt=0, description="Longest pause between retries of a failing sink."
+        2.0,
+        gt=0,
+        description="Longest pause between retries of a failing sink (jittered): a sink that "
+        "comes back is used again within about this long.",
+    )
+    shutdown_grace_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest graceful stop of a worker after SIGTERM/SIGINT; a worker whose "
+        "sink is down stops at once (its batch in flight is redelivered, not lost).",
     )
 
     # --- monitoring and the drift policy --------------------------------------------
