@@ -19,6 +19,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from kafka import KafkaProducer
+
+from tests.hostile import HOSTILE, Hostile
 from tests.integration.streaming import (
     archive_records,
     consume,
@@ -35,7 +38,7 @@ from tests.integration.streaming import (
 )
 from tests.integration.test_stream import ids_in_db, tweets
 from tweetstream import migrations
-from tweetstream.schemas import DeadLetter
+from tweetstream.schemas import DeadLetter, parse_raw
 from tweetstream.settings import Settings
 
 POISON = "POISON-PILL"
@@ -183,3 +186,75 @@ def test_a_worker_started_while_kafka_is_down_says_so_in_one_line(settings: Sett
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"error: kafka at {s.kafka_bootstrap} does not answer")
+
+
+def _publish_raw(
+    settings: Settings, records: list[tuple[bytes | None, bytes]]
+) -> list[tuple[int, int]]:
+    """Write raw bytes straight to tweets.raw (not through our producer); their coordinates."""
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5, max_request_size=2**20
+    )
+    futures = [producer.send(settings.raw_topic, key=k, value=v) for k, v in records]
+    producer.flush()
+    producer.close()
+    return [(f.get().partition, f.get().offset) for f in futures]
+
+
+def test_hostile_records_between_good_tweets_are_each_accounted_for(
+    champion: Settings, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    s = isolate(champion, unique)
+    good = tweets(400, "amid-hostile")
+    records: list[tuple[bytes | None, bytes]] = []
+    hostile_at: dict[int, Hostile] = {}
+    good_records = tweet_records(good)
+    for i, (key, value) in enumerate(good_records):
+        if i % 10 == 5 and len(hostile_at) < len(HOSTILE):
+            h = HOSTILE[len(hostile_at)]
+            hostile_at[len(records)] = h
+            records.append((h.key, h.value))
+        records.append((key, value))
+    for h in HOSTILE[len(hostile_at) :]:
+        hostile_at[len(records)] = h
+        records.append((h.key, h.value))
+    coordinates = _publish_raw(s, records)
+    must_store = {g["id"] for g in good} | {
+        parse_raw(h.value).id for h in hostile_at.values() if h.stored
+    }
+    must_dead = {coordinates[i]: h for i, h in hostile_at.items() if not h.stored}
+
+    with workers(s, tmp_path) as [worker]:
+        wait_for(lambda: pg_count(s) >= len(must_store), 120, "the storable tweets", worker.tail)
+        wait_for(
+            lambda: len(pg_rows(s, "SELECT 1 FROM dead_letters")) >= len(must_dead),
+            60,
+            "every hostile record dead-lettered",
+            worker.tail,
+        )
+        dead = consume(s, s.dlq_topic, lambda rs: len(rs) >= len(must_dead))
+        began = time.monotonic()
+        worker.proc.send_signal(signal.SIGTERM)
+        code = worker.proc.wait(timeout=30)
+        stopped_in = time.monotonic() - began
+
+    assert ids_in_db(s) == must_store  # every good tweet once (the id is the primary key)
+    archived = archive_records(s)
+    assert len({(a["partition"], a["offset"]) for a in archived}) == len(archived)
+    assert sorted(a["tweet"]["id"] for a in archived) == sorted(must_store)
+    stored_dead = {
+        (p, o): reason
+        for p, o, reason in pg_rows(
+            s, "SELECT source_partition, source_offset, reason FROM dead_letters"
+        )
+    }
+    assert set(stored_dead) == set(must_dead)
+    letters = {
+        (d.source_partition, d.source_offset): d
+        for d in (DeadLetter.model_validate_json(r.value) for r in dead)
+    }
+    assert set(letters) == set(must_dead)
+    for where, h in must_dead.items():
+        assert h.value.startswith(letters[where].original), h.kind  # big ones are truncated
+        assert letters[where].reason and stored_dead[where], h.kind
+    assert code == 0 and stopped_in < 15, f"exit {code} after {stopped_in:.1f} s"
