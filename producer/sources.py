@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,10 +24,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
-
 from producer.errors import SourceError
-from tweetstream.schemas import InvalidRecord, RawTweet, TrueLabel, parse_raw
+from tweetstream.schemas import (
+    InvalidRecord,
+    RawTweet,
+    TrueLabel,
+    parse_json,
+    parse_label,
+    parse_raw,
+)
 
 #: the file name that means standard input
 STDIN = "-"
@@ -137,9 +141,9 @@ def read_jsonl(stream: Iterable[bytes | str]) -> Iterator[SourceRow]:
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            yield SourceRow(number, raw, None, f"not valid JSON: {err}")
+            value = parse_json(raw)  # the schema's JSON rules: what the worker would read
+        except InvalidRecord as err:
+            yield SourceRow(number, raw, None, err.reason)
             continue
         if not isinstance(value, dict):
             yield SourceRow(number, raw, None, f"not a JSON object but {type(value).__name__}")
@@ -267,31 +271,11 @@ def tweet_of(row: SourceRow, produced_at: datetime) -> RawTweet:
     return parse_raw({**_decoded(row), "produced_at": produced_at})
 
 
-def _describe(err: ValidationError) -> str:
-    """One short line per problem, like :func:`parse_raw`'s reasons."""
-    parts = []
-    for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "record"
-        parts.append(f"{where}: missing" if e["type"] == "missing" else f"{where}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def label_of(row: SourceRow) -> TrueLabel:
     """The row's true label (``id``, ``target`` 0/1); :class:`InvalidRecord` if it has none."""
     record = _decoded(row)
-    fields: dict[str, Any] = {}
-    ident = record.get("id")
-    if ident is not None:
-        # same id rule as RawTweet: text or integer, surrounding blanks dropped
-        valid = isinstance(ident, str | int) and not isinstance(ident, bool)
-        fields["id"] = str(ident).strip() if valid else ident
     target = record.get("target")
     if isinstance(target, str) and target.strip() in {"0", "1"}:
         # CSV cells are text: "1" is the label 1 (pydantic's Literal does not coerce strings)
-        target = int(target)
-    if target is not None:
-        fields["target"] = target
-    try:
-        return TrueLabel.model_validate(fields)
-    except ValidationError as err:
-        raise InvalidRecord(_describe(err)) from err
+        record = {**record, "target": int(target)}
+    return parse_label(record)  # the id rule is the tweet's: text or integer, blanks dropped

@@ -13,7 +13,6 @@ or PostgreSQL is not available, 500 (logged, not shown) for anything unexpected.
 # No `from __future__ import annotations` here: FastAPI evaluates the endpoints' annotations,
 # and they use names local to create_app (the request model and bounds built from settings).
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -63,7 +62,7 @@ from serve.schemas import (
 )
 from stream.model import LoadedModel, ModelHolder
 from tweetstream import __version__
-from tweetstream.schemas import LABEL_NAMES, MAX_TEXT_CHARS, RawTweet
+from tweetstream.schemas import LABEL_NAMES, MAX_TEXT_CHARS, InvalidRecord, RawTweet, parse_json
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -377,9 +376,9 @@ def create_app(
         if len(body) > max_body:
             return JSONResponse({"detail": f"body larger than {max_body} bytes"}, status_code=413)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return _rejected([ItemError(index=None, reason=f"body is not valid JSON: {err}")])
+            payload = parse_json(body)  # the schema's JSON rules, as the worker reads records
+        except InvalidRecord as err:
+            return _rejected([ItemError(index=None, reason=f"body is {err.reason}")])
         items = payload if isinstance(payload, list) else [payload]
         if not items or len(items) > settings.api_max_batch:
             reason = f"give 1 to {settings.api_max_batch} tweets, not {len(items)}"

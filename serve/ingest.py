@@ -1,7 +1,8 @@
 """Publishing tweets that arrive over HTTP to ``tweets.raw``, exactly as the producer does.
 
-Every item is validated with :func:`~tweetstream.schemas.parse_raw` first; one invalid item
-rejects the whole request and nothing is published. Valid tweets are sent with the producer's
+Every item is validated with :func:`~tweetstream.schemas.parse_raw` first, the schema that owns
+every rule (no NUL, no lone surrogate, ``produced_at`` in UTC, ...); one invalid item rejects
+the whole request and nothing is published. Valid tweets are sent with the producer's
 own factory (``acks="all"``, idempotent), keyed by id, value ``RawTweet.to_bytes()``, and the
 call returns only once the broker acknowledged every one of them.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -64,48 +64,9 @@ def validate(items: list[Any]) -> tuple[list[RawTweet], list[Rejected]]:
                 Rejected(index, printable(raw_id) if raw_id is not None else None, err.reason)
             )
             continue
-        problem = _unstorable(tweet)
-        if problem:
-            bad.append(Rejected(index, printable(tweet.id), problem))
-            continue
-        try:
-            produced_at = in_utc(tweet.produced_at) if tweet.produced_at else now
-        except OverflowError:
-            bad.append(Rejected(index, printable(tweet.id), "produced_at: out of range"))
-            continue
-        good.append(tweet.model_copy(update={"produced_at": produced_at}))
+        # parse_raw gives produced_at in UTC already (PostgreSQL refuses offsets beyond +-15:59)
+        good.append(tweet if tweet.produced_at else tweet.model_copy(update={"produced_at": now}))
     return good, bad
-
-
-def in_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a time without an offset is taken as UTC.
-
-    ISO 8601 allows offsets up to +-23:59 but PostgreSQL's ``timestamptz`` input only up to
-    +-15:59, and the worker's sink would retry such a row forever: send UTC only.
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def _unstorable(tweet: RawTweet) -> str | None:
-    """Why the stream could not carry ``tweet`` further, though it fits the schema.
-
-    JSON may hold a lone surrogate (``"\\ud800"``), which is not UTF-8 and so cannot be a
-    Kafka key or value; and PostgreSQL's ``text`` cannot hold NUL, so the worker's sink
-    would fail on it.
-    """
-    for field in ("id", "text", "keyword", "location"):
-        value = getattr(tweet, field)
-        if value is None:
-            continue
-        if "\x00" in value:
-            return f"{field}: contains a NUL character"
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return f"{field}: is not valid Unicode (a lone surrogate)"
-    return None
 
 
 class Publisher:

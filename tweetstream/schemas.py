@@ -13,14 +13,42 @@ optional field does not need a bump.
 A record re-published by ``tweetstream replay`` carries the Kafka header
 :data:`REPLAY_HEADER` (value: the backfill's reason, UTF-8); the worker copies it into
 ``ClassifiedTweet.replay_reason`` and the ``classified_tweets.replay_reason`` column.
+
+Storable everywhere
+-------------------
+This module owns every rule a record must pass, inside the models' own validation, so no side
+can skip one. :func:`parse_raw` (and :func:`parse_label`) take any ``bytes``, ``str`` or
+``dict`` of JSON values and either return a model that PostgreSQL (``text``, ``timestamptz``),
+the S3 archive (UTF-8 JSON Lines) and Kafka (UTF-8 JSON value, UTF-8 id key) all accept, or
+raise :class:`InvalidRecord` with a one-line reason; never another exception.
+
+* Bytes must be UTF-8 JSON text (RFC 8259, :func:`parse_json`). A leading UTF-8 BOM is
+  ignored, as RFC 8259 allows; UTF-16/32, which ``json.loads`` would guess, are refused, and so
+  are ``NaN``/``Infinity`` literals, integers longer than Python reads (4,300 digits) and
+  nesting deeper than its recursion limit.
+* Every string field (``id``, ``text``, ``keyword``, ``location``; ``TrueLabel.id``) holds no
+  NUL (PostgreSQL ``text`` cannot) and no lone surrogate (JSON's ``"\\ud800"`` is not UTF-8).
+* ``id`` is a string or an integer of at most :data:`MAX_ID_CHARS` characters.
+* ``produced_at`` is stored in UTC (``timestamptz`` input refuses offsets beyond ±15:59, which
+  ISO 8601 allows); a time the conversion takes out of years 1-9999, and numbers (pydantic reads
+  them as Unix times) beyond them, infinite or NaN are refused.
+* In a JSON object with a key twice, the last value wins (as in ``json.loads``); every side
+  then carries the parsed tweet, never the original bytes.
+* The Kafka key is not used for storage: the worker stores by tweet id, so a record whose key
+  is not UTF-8 but whose value is a valid tweet is stored (a dead letter keeps the key's bytes
+  in base64). S3 object keys come from partition, offset and Kafka timestamp, not from content.
+* Reasons (:class:`InvalidRecord`, ``DeadLetter.reason``) and ``replay_reason`` go to
+  PostgreSQL and JSON too: :func:`storable_reason` makes them one line without NUL or lone
+  surrogates, at most :data:`MAX_REASON_CHARS` characters.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import sys
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,13 +60,73 @@ MAX_ID_CHARS = 64
 #: most bytes of a bad record kept in its dead letter (base64 grows it by a third; Kafka's
 #: default message limit is 1 MB, so a huge bad record must not make its DLQ record unsendable)
 MAX_DEAD_BYTES = 256 * 1024
+#: longest reason kept (a dead letter's reason is stored in ``dead_letters.reason``)
+MAX_REASON_CHARS = 500
 LABEL_NAMES = {0: "not disaster", 1: "disaster"}
 #: Kafka header that marks a replayed record; its value is the reason of the backfill
 REPLAY_HEADER = "tweetstream-replay"
 
+#: an integer id this large has more than MAX_ID_CHARS digits (tested before ``str()``, which
+#: refuses integers of more than 4,300 digits)
+_ID_INT_LIMIT = 10**MAX_ID_CHARS
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+
+def unstorable(value: str) -> str | None:
+    """Why PostgreSQL, UTF-8 JSON or a Kafka key would refuse the string ``value``, or None."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if not value.isascii():  # O(1) in CPython: typical ASCII text skips the encode
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _storable(value: str) -> str:
+    problem = unstorable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _tweet_id(value: Any) -> Any:
+    # ints are fine (Kaggle ids are numbers); floats, bools, lists are not ids
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("must be a string or an integer")
+    if isinstance(value, int):
+        if not -_ID_INT_LIMIT < value < _ID_INT_LIMIT:
+            raise ValueError(f"String should have at most {MAX_ID_CHARS} characters")
+        return str(value)
+    return _storable(value).strip()
+
+
+def _escape(char: str) -> str:
+    return " " if char.isspace() else char.encode("unicode_escape").decode("ascii")
+
+
+def storable_reason(reason: object, limit: int = MAX_REASON_CHARS) -> str:
+    """``reason`` as one line of at most ``limit`` characters that PostgreSQL and JSON accept.
+
+    Line breaks become spaces; NUL, lone surrogates and other invisible characters become
+    their escapes (``\\x00``, ``\\ud800``); a longer reason is cut and ends with "…".
+    """
+    text = reason if isinstance(reason, str) else str(reason)
+    if len(text) <= limit and text.isprintable():  # the usual case: nothing to change
+        return text
+    text = "".join(c if c.isprintable() else _escape(c) for c in text[: limit * 2])
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+# --- messages ----------------------------------------------------------------------------
 
 
 class _Message(BaseModel):
@@ -49,11 +137,12 @@ class _Message(BaseModel):
 
 
 class RawTweet(_Message):
-    """A tweet as published to ``tweets.raw``."""
+    """A tweet as published to ``tweets.raw``; every rule of the module docstring holds."""
 
     schema_version: Literal[1] = 1
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
-    text: str = Field(max_length=MAX_TEXT_CHARS)
+    # strict: a string, not bytes that pydantic would decode after the checks below ran
+    text: str = Field(max_length=MAX_TEXT_CHARS, strict=True)
     keyword: str | None = Field(None, max_length=200)
     location: str | None = Field(None, max_length=200)
     produced_at: datetime | None = None
@@ -61,10 +150,7 @@ class RawTweet(_Message):
     @field_validator("id", mode="before")
     @classmethod
     def _id_is_text_or_integer(cls, value: Any) -> Any:
-        # ints are fine (Kaggle ids are numbers); floats, bools, lists are not ids
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise ValueError("must be a string or an integer")
-        return str(value).strip()
+        return _tweet_id(value)
 
     @field_validator("produced_at")
     @classmethod
@@ -73,15 +159,19 @@ class RawTweet(_Message):
         if value is None:
             return None
         try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            if value.tzinfo is None or value.utcoffset() is None:  # naive: taken as UTC
+                return value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
         except OverflowError as err:  # e.g. 9999-12-31T23:59:59-05:00
             raise ValueError("out of range") from err
 
-    @field_validator("text")
+    @field_validator("text", mode="before")
     @classmethod
-    def _text_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("is empty")
+    def _text_storable_not_blank(cls, value: Any) -> Any:
+        if isinstance(value, str):  # anything else: strict str validation says what is wrong
+            _storable(value)
+            if not value or value.isspace():  # == not value.strip(), without the copy
+                raise ValueError("is empty")
         return value
 
     @field_validator("keyword", "location", mode="before")
@@ -91,7 +181,7 @@ class RawTweet(_Message):
             return None
         if not isinstance(value, str):
             raise ValueError("must be a string")
-        return value.strip() or None
+        return _storable(value).strip() or None
 
 
 class ClassifiedTweet(_Message):
@@ -112,6 +202,18 @@ class ClassifiedTweet(_Message):
     #: set when the tweet was re-published by ``tweetstream replay`` (the backfill's reason)
     replay_reason: str | None = None
 
+    @field_validator("id", "text", "keyword", "location")
+    @classmethod
+    def _fields_storable(cls, value: str | None) -> str | None:
+        # copied from a RawTweet, which passed the same rule: this only guards other builders
+        return value if value is None else _storable(value)
+
+    @field_validator("replay_reason", mode="before")
+    @classmethod
+    def _reason_storable(cls, value: Any) -> Any:
+        # a Kafka header anyone can set: keep it, made storable, rather than refuse the tweet
+        return storable_reason(value) if isinstance(value, str) else value
+
 
 class DeadLetter(_Message):
     """A record the stream could not use, with the original bytes and the reason."""
@@ -125,6 +227,11 @@ class DeadLetter(_Message):
     original_b64: str
     failed_at: datetime = Field(default_factory=utcnow)
 
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _reason_storable(cls, value: Any) -> Any:
+        return storable_reason(value) if isinstance(value, str) else value
+
     @classmethod
     def of(
         cls,
@@ -135,11 +242,12 @@ class DeadLetter(_Message):
         offset: int | None = None,
         key: bytes | None = None,
     ) -> DeadLetter:
+        note = ""
         if len(raw) > MAX_DEAD_BYTES:
-            reason = f"{reason} (original truncated from {len(raw)} to {MAX_DEAD_BYTES} bytes)"
+            note = f" (original truncated from {len(raw)} to {MAX_DEAD_BYTES} bytes)"
             raw = raw[:MAX_DEAD_BYTES]
         return cls(
-            reason=reason,
+            reason=storable_reason(reason, MAX_REASON_CHARS - len(note)) + note,
             source_topic=topic,
             source_partition=partition,
             source_offset=offset,
@@ -153,11 +261,16 @@ class DeadLetter(_Message):
 
 
 class TrueLabel(_Message):
-    """A tweet's true label, arriving later on ``tweets.labels``."""
+    """A tweet's true label, arriving later on ``tweets.labels``; same id rule as a tweet."""
 
     schema_version: Literal[1] = 1
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     target: Literal[0, 1]
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_is_text_or_integer(cls, value: Any) -> Any:
+        return _tweet_id(value)
 
 
 class RetrainRequest(_Message):
@@ -172,12 +285,52 @@ class RetrainRequest(_Message):
     requested_at: datetime = Field(default_factory=utcnow)
 
 
+# --- parsing -----------------------------------------------------------------------------
+
+
 class InvalidRecord(ValueError):
-    """A record that does not fit its schema; ``reason`` is one short line."""
+    """A record that does not fit its schema; ``reason`` is one short, storable line."""
 
     def __init__(self, reason: str) -> None:
+        reason = storable_reason(reason)
         super().__init__(reason)
         self.reason = reason
+
+
+class _NotJson(ValueError):
+    """A literal Python's ``json`` reads but RFC 8259 has not: ``NaN``, ``Infinity``."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+# one decoder, made once (json.loads with an argument would build a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def parse_json(data: bytes | str) -> Any:
+    """The JSON value of ``data`` (UTF-8 bytes or text); :class:`InvalidRecord` if it is not."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as err:
+        raise InvalidRecord(f"not valid JSON: not UTF-8 ({err})") from err
+    if text.startswith("\ufeff"):  # a UTF-8 BOM, which RFC 8259 lets a parser ignore
+        text = text[1:]
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as err:
+        hint = " (UTF-16 or UTF-32? only UTF-8 is read)" if "\x00" in text else ""
+        raise InvalidRecord(f"not valid JSON: {err}{hint}") from err
+    except _NotJson as err:
+        raise InvalidRecord(f"not valid JSON: {err}") from err
+    except ValueError as err:  # int() refuses more digits than Python's int_max_str_digits
+        if "digits" not in str(err):
+            raise InvalidRecord(f"not valid JSON: {err}") from err
+        limit = sys.get_int_max_str_digits()
+        raise InvalidRecord(f"not valid JSON: a number has more than {limit} digits") from err
+    except RecursionError:
+        raise InvalidRecord("not valid JSON: nested too deeply") from None
 
 
 def _reason(err: ValidationError) -> str:
@@ -189,16 +342,29 @@ def _reason(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_raw(data: bytes | str | dict[str, Any]) -> RawTweet:
-    """Validate one raw record (bytes of JSON, a JSON string, or a dict)."""
+_M = TypeVar("_M", bound=_Message)
+
+
+def _parse(model: type[_M], data: bytes | str | dict[str, Any]) -> _M:
     if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InvalidRecord(f"not valid JSON: {err}") from err
+        data = parse_json(data)
     if not isinstance(data, dict):
         raise InvalidRecord(f"not a JSON object but {type(data).__name__}")
     try:
-        return RawTweet.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         raise InvalidRecord(_reason(err)) from err
+
+
+def parse_raw(data: bytes | str | dict[str, Any]) -> RawTweet:
+    """Validate one raw record (bytes of JSON, a JSON string, or a dict).
+
+    The result is storable everywhere (see the module docstring); anything else raises
+    :class:`InvalidRecord` with a one-line reason.
+    """
+    return _parse(RawTweet, data)
+
+
+def parse_label(data: bytes | str | dict[str, Any]) -> TrueLabel:
+    """Validate one ``tweets.labels`` record, like :func:`parse_raw`; :class:`InvalidRecord`."""
+    return _parse(TrueLabel, data)

@@ -234,8 +234,16 @@ def test_invalid_tweets_are_422_with_a_reason_each_and_nothing_is_sent(
 
 @pytest.mark.parametrize(
     "content",
-    [b"{nope", b"[]", json.dumps([{"id": str(i), "text": "x"} for i in range(MAX_BATCH + 1)])],
-    ids=["bad-json", "empty-list", "too-many"],
+    [
+        b"{nope",
+        b"[]",
+        json.dumps([{"id": str(i), "text": "x"} for i in range(MAX_BATCH + 1)]),
+        b"[" * 10_000,  # json.loads would raise RecursionError
+        b'{"id": ' + b"1" * 5_000 + b', "text": "x"}',  # ... and ValueError (int digits)
+        b'{"id": "1", "text": "x", "produced_at": NaN}',
+        '{"id": "1", "text": "x"}'.encode("utf-16"),
+    ],
+    ids=["bad-json", "empty-list", "too-many", "deep", "huge-number", "nan", "utf-16"],
 )
 def test_bad_tweet_bodies_are_422(client: TestClient, content: bytes | str) -> None:
     r = client.post("/tweets", content=content, headers={"content-type": "application/json"})

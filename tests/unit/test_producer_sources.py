@@ -160,6 +160,17 @@ def test_jsonl_bytes_that_are_not_utf8_are_one_rejected_line() -> None:
     assert rows[1].raw == b'\xff\xfe{"id"'
 
 
+def test_jsonl_lines_json_loads_would_raise_on_are_rejected_lines_too() -> None:
+    lines = [b"[" * 10_000, b'{"id": ' + b"1" * 5_000 + b"}", b'{"id": 1, "text": NaN}']
+    rows = list(read_jsonl(io.BytesIO(b"\n".join([*lines, b'{"id": 2, "text": "ok"}']))))
+    assert [r.error for r in rows] == [
+        "not valid JSON: nested too deeply",
+        "not valid JSON: a number has more than 4300 digits",
+        "not valid JSON: NaN is not a JSON number",
+        None,
+    ]
+
+
 # --- validation --------------------------------------------------------------------------
 
 
@@ -216,7 +227,7 @@ def test_labels_accept_csv_text_and_json_numbers(target: object, expected: int) 
         ({"id": "5", "target": "2"}, "target: Input should be 0 or 1"),
         ({"id": "5"}, "target: missing"),
         ({"target": "1"}, "id: missing"),
-        ({"id": 1.5, "target": "1"}, "id: Input should be a valid string"),
+        ({"id": 1.5, "target": "1"}, "id: must be a string or an integer"),  # as a tweet id
     ],
 )
 def test_invalid_labels_are_rejected(record: dict[str, object], reason: str) -> None:
