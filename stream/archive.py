@@ -45,9 +45,18 @@ class ArchiveRecord:
         )
 
 
+#: the Kafka timestamps a key can name: any producer may set one, Python dates end at 9999
+_FIRST_MS = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp() * 1000)
+_LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
+
+
 def object_key(prefix: str, chunk: int, partition: int, offset: int, timestamp_ms: int) -> str:
-    """The one key a record can live under."""
-    when = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    """The one key a record can live under.
+
+    A timestamp outside 1970-01-01 … 9999-12-31 (a producer's clock, or its choice) is
+    clamped to that range: the key stays deterministic and the record is still archived.
+    """
+    when = datetime.fromtimestamp(min(max(timestamp_ms, _FIRST_MS), _LAST_MS) / 1000, UTC)
     start = offset // chunk * chunk
     return (
         f"{prefix}/date={when:%Y-%m-%d}/hour={when:%H}/partition={partition:03d}/"

@@ -10,7 +10,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
 
 from stream.archive import ArchiveRecord
 from stream.model import LoadedModel
@@ -20,7 +19,7 @@ from tweetstream.schemas import (
     DeadLetter,
     InvalidRecord,
     RawTweet,
-    TrueLabel,
+    parse_label,
     parse_raw,
 )
 
@@ -76,20 +75,20 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
     dead: list[DeadLetter] = []
     for record in batch:
         try:
-            label = TrueLabel.model_validate_json(record.value)
-            good.append(LabelRecord(label.id, label.target, record))
-        except ValidationError as err:
-            reason = str(err).split("\n", 2)[1].strip() if "\n" in str(err) else str(err)
+            label = parse_label(record.value)
+        except InvalidRecord as err:
             dead.append(
                 DeadLetter.of(
                     record.value,
-                    f"label: {reason}",
+                    f"label: {err.reason}",
                     topic,
                     record.partition,
                     record.offset,
                     record.key,
                 )
             )
+            continue
+        good.append(LabelRecord(label.id, label.target, record))
     return good, dead
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from producer.errors import SourceError
 from producer.replay.errors import ReplaySourceError, SelectionError
 from producer.sources import format_for, iter_rows
-from tweetstream.schemas import InvalidRecord, RawTweet, parse_raw
+from tweetstream.schemas import InvalidRecord, RawTweet, parse_json, parse_raw
 from tweetstream.settings import Settings
 
 #: where a record is in its source; tuples compare in the order a plan is sent
@@ -299,6 +299,8 @@ def _archive_candidate(key: str, index: int, value: Any) -> Candidate:
         raise ValueError("timestamp_ms is not an integer")
     if not isinstance(result, dict) or not isinstance(result.get("model_version"), str):
         raise ValueError("result has no model_version")
+    if not isinstance(value["tweet"], dict):  # parse_raw would read a string as JSON text
+        raise ValueError("tweet is not a JSON object")
     try:
         tweet = parse_raw(value["tweet"])
     except InvalidRecord as err:
@@ -317,9 +319,9 @@ def parse_archive_object(key: str, body: bytes) -> list[Candidate]:
         if not line.strip():
             continue
         try:
-            out.append(_archive_candidate(key, len(out), json.loads(line)))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"line {number}: not valid JSON ({err.msg})") from None
+            out.append(_archive_candidate(key, len(out), parse_json(line)))
+        except InvalidRecord as err:  # not JSON, too deep, numbers too long: the schema's rules
+            raise ValueError(f"line {number}: {err.reason}") from None
         except ValueError as err:
             raise ValueError(f"line {number}: {err}") from None
     return out

@@ -209,3 +209,24 @@ def test_worker_health_is_read_from_its_metrics_text() -> None:
     assert (health.batch_in_flight_seconds, health.seconds_since_last_batch) == (12.5, 13.0)
     assert health.model_version == 3
     assert not parse_metrics(8002, "").stuck
+
+
+@pytest.mark.parametrize("timestamp_ms", [2**63 - 1, 253402300800000, -1, -(2**63)])
+def test_any_kafka_timestamp_gets_one_deterministic_archive_key(timestamp_ms: int) -> None:
+    from stream.archive import object_key
+
+    key = object_key("tweets", 250, 3, 1234, timestamp_ms)
+    assert key == object_key("tweets", 250, 3, 1234, timestamp_ms)
+    assert key.endswith("/partition=003/offsets-000000001000.jsonl")
+    assert "date=9999-12-31" in key or "date=1970-01-01" in key
+
+
+def test_a_replayed_archive_line_nested_too_deep_is_a_corrupt_object_not_a_crash() -> None:
+    from producer.replay.sources import parse_archive_object
+
+    with pytest.raises(ValueError, match="line 1: not valid JSON"):
+        parse_archive_object("k", b"[" * 100_000)
+    with pytest.raises(ValueError, match="tweet is not a JSON object"):
+        parse_archive_object(
+            "k", b'{"timestamp_ms": 1, "tweet": "{}", "result": {"model_version": "1"}}'
+        )
