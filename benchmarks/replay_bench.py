@@ -34,9 +34,10 @@ from kafka.admin import NewTopic
 
 from producer.publish import publish
 from producer.replay.run import replay
-from producer.replay.sources import Selection
+from producer.replay.selection import Selection
 from producer.sources import SourceFormat, iter_rows
-from stream.archive import ArchiveRecord, S3Archive
+from stream.archive import S3Archive
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import kafka_admin, s3_client
 from tweetstream.schemas import ClassifiedTweet, RawTweet, utcnow
 from tweetstream.settings import Settings, get_settings

@@ -1,90 +1,24 @@
-"""The S3 archive: raw tweets and their results as JSON Lines, partitioned by date and hour.
+"""The S3 archive writer: raw tweets and their results as JSON Lines, by date and hour.
 
-An object holds one partition's offsets ``[k*N, (k+1)*N)`` of one hour (by the Kafka
-message timestamp), so every record has exactly one possible key. Writing merges with the
-object's current content by offset: a batch that is retried after a crash, or that arrives
-in other boundaries, overwrites its own records and never duplicates them.
+Keys and lines follow :mod:`tweetstream.archive_layout` (which ``tweetstream replay`` reads
+with). Writing merges with an object's current content by offset, so a retried batch
+overwrites its own records and never duplicates them.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from tweetstream.archive_layout import ArchiveRecord, group_by_key, merge_lines
 from tweetstream.clients import s3_client
-from tweetstream.schemas import ClassifiedTweet, RawTweet
 from tweetstream.settings import Settings
 
-
-@dataclass(frozen=True)
-class ArchiveRecord:
-    """One tweet as it arrived (with its Kafka coordinates) and what the model said."""
-
-    partition: int
-    offset: int
-    timestamp_ms: int
-    tweet: RawTweet
-    result: ClassifiedTweet
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "partition": self.partition,
-                "offset": self.offset,
-                "timestamp_ms": self.timestamp_ms,
-                "tweet": self.tweet.model_dump(mode="json", exclude_none=True),
-                "result": self.result.model_dump(mode="json", exclude_none=True),
-            },
-            ensure_ascii=False,
-        )
-
-
-#: the Kafka timestamps a key can name: any producer may set one, Python dates end at 9999
-_FIRST_MS = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp() * 1000)
-_LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
-
-
-def object_key(prefix: str, chunk: int, partition: int, offset: int, timestamp_ms: int) -> str:
-    """The one key a record can live under.
-
-    A timestamp outside 1970-01-01 … 9999-12-31 (a producer's clock, or its choice) is
-    clamped to that range: the key stays deterministic and the record is still archived.
-    """
-    when = datetime.fromtimestamp(min(max(timestamp_ms, _FIRST_MS), _LAST_MS) / 1000, UTC)
-    start = offset // chunk * chunk
-    return (
-        f"{prefix}/date={when:%Y-%m-%d}/hour={when:%H}/partition={partition:03d}/"
-        f"offsets-{start:012d}.jsonl"
-    )
-
-
-def group_by_key(
-    records: Iterable[ArchiveRecord], prefix: str, chunk: int
-) -> dict[str, list[ArchiveRecord]]:
-    """Records grouped by the object they belong to."""
-    groups: dict[str, list[ArchiveRecord]] = defaultdict(list)
-    for r in records:
-        groups[object_key(prefix, chunk, r.partition, r.offset, r.timestamp_ms)].append(r)
-    return dict(groups)
-
-
-def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
-    """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
-    by_offset: dict[int, str] = {}
-    # split on "\n" only: str.splitlines() also breaks at U+2028/U+0085, which json.dumps
-    # leaves unescaped inside a tweet's text
-    for line in existing.decode().split("\n"):
-        if line.strip():
-            by_offset[int(json.loads(line)["offset"])] = line
-    for r in records:
-        by_offset[r.offset] = r.to_json()
-    return ("\n".join(by_offset[o] for o in sorted(by_offset)) + "\n").encode()
+# ArchiveRecord is still imported from here by stream.processing
+__all__ = ["ArchiveRecord", "S3Archive"]
 
 
 class S3Archive:

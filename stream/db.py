@@ -13,7 +13,7 @@ from typing import Any
 from psycopg2 import Binary
 from psycopg2.extras import execute_values
 
-from stream.archive import ArchiveRecord
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect
 from tweetstream.schemas import DeadLetter
 from tweetstream.settings import Settings

@@ -20,14 +20,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from models.serving import LoadedModel, ModelHolder
 from stream import metrics
-from stream.archive import ArchiveRecord, S3Archive
+from stream.archive import S3Archive
 from stream.db import LabelSink, PostgresSink
 from stream.faults import Refused, describe, is_permanent, isolate
 from stream.health import Health
-from stream.model import LoadedModel, ModelHolder
 from stream.processing import Incoming, LabelRecord, classify, parse_labels, records_of, validate
 from stream.retry import in_thread, retry_forever
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.schemas import ClassifiedTweet, DeadLetter, utcnow
 from tweetstream.settings import Settings
 

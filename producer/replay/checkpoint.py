@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from producer.replay.errors import CheckpointError
-from producer.replay.sources import Position
+from producer.replay.plan import Position
 from tweetstream.settings import Settings
 
 CHECKPOINT_VERSION = 1

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from producer.cli import EXIT_INTERRUPTED, progress_bar, quiet_kafka_logs
-from producer.replay.sources import Selection, Source, parse_when, read_ids
+from producer.replay.selection import Selection, Source, parse_when, read_ids
 from tweetstream.settings import get_settings
 
 #: exit status after SIGTERM, as shells report it (128 + 15)

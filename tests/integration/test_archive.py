@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from stream.archive import ArchiveRecord, S3Archive
+from stream.archive import S3Archive
 from tests.integration.streaming import archive_records
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.schemas import ClassifiedTweet, RawTweet
 from tweetstream.settings import Settings
 

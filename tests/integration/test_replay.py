@@ -17,8 +17,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from models.registry import CHAMPION, client_for
 from producer.replay.run import replay
-from producer.replay.sources import Selection
-from stream.archive import ArchiveRecord, S3Archive
+from producer.replay.selection import Selection
+from stream.archive import S3Archive
 from tests.integration.streaming import (
     archive_records,
     consume,
@@ -33,6 +33,7 @@ from tests.integration.streaming import (
     workers,
 )
 from tests.integration.test_stream import tweets
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import s3_client
 from tweetstream.schemas import REPLAY_HEADER, ClassifiedTweet, RawTweet
 from tweetstream.settings import Settings

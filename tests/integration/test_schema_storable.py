@@ -24,10 +24,11 @@ from hypothesis import strategies as st
 from kafka import KafkaProducer
 from psycopg2.extras import execute_values
 
-from stream.archive import ArchiveRecord, S3Archive
+from stream.archive import S3Archive
 from tests.hostile import HOSTILE
 from tests.integration.streaming import consume, isolate, publish
 from tests.strategies import NEAR_TWEETS, TEXT, encoded
+from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect, s3_client
 from tweetstream.migrations import upgrade
 from tweetstream.schemas import ClassifiedTweet, DeadLetter, InvalidRecord, RawTweet, parse_raw

@@ -8,26 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from producer.replay.checkpoint import Checkpoint, checkpoint_path, load, save
-from producer.replay.errors import CheckpointError, ReplaySourceError, SelectionError
-from producer.replay.run import chunk_size, chunks
-from producer.replay.sources import (
-    Candidate,
-    Problem,
-    Selection,
-    Source,
-    build_plan,
+from producer.replay.archive_reader import (
     hour_overlaps,
-    latest_per_id,
     listing_prefixes,
     parse_archive_object,
-    parse_key,
-    parse_when,
     prune,
-    read_file,
-    read_ids,
 )
-from stream.archive import object_key
+from producer.replay.checkpoint import Checkpoint, checkpoint_path, load, save
+from producer.replay.errors import CheckpointError, ReplaySourceError, SelectionError
+from producer.replay.file_reader import read_file
+from producer.replay.plan import Candidate, Problem, build_plan, latest_per_id
+from producer.replay.run import chunk_size, chunks
+from producer.replay.selection import Selection, Source, parse_when, read_ids
+from tweetstream.archive_layout import object_key, parse_key
 from tweetstream.schemas import RawTweet
 from tweetstream.settings import Settings
 

@@ -213,7 +213,7 @@ def test_worker_health_is_read_from_its_metrics_text() -> None:
 
 @pytest.mark.parametrize("timestamp_ms", [2**63 - 1, 253402300800000, -1, -(2**63)])
 def test_any_kafka_timestamp_gets_one_deterministic_archive_key(timestamp_ms: int) -> None:
-    from stream.archive import object_key
+    from tweetstream.archive_layout import object_key
 
     key = object_key("tweets", 250, 3, 1234, timestamp_ms)
     assert key == object_key("tweets", 250, 3, 1234, timestamp_ms)
@@ -222,7 +222,7 @@ def test_any_kafka_timestamp_gets_one_deterministic_archive_key(timestamp_ms: in
 
 
 def test_a_replayed_archive_line_nested_too_deep_is_a_corrupt_object_not_a_crash() -> None:
-    from producer.replay.sources import parse_archive_object
+    from producer.replay.archive_reader import parse_archive_object
 
     with pytest.raises(ValueError, match="line 1: not valid JSON"):
         parse_archive_object("k", b"[" * 100_000)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from stream.archive import ArchiveRecord, group_by_key, merge_lines, object_key
-from stream.model import LoadedModel
+from models.serving import LoadedModel
 from stream.processing import Incoming, Valid, classify, validate
 from stream.retry import backoff
+from tweetstream.archive_layout import ArchiveRecord, group_by_key, merge_lines, object_key
 from tweetstream.schemas import RawTweet
 
 NOW = datetime(2026, 11, 27, 13, 5, tzinfo=UTC)

@@ -1,0 +1,215 @@
+"""The S3 archive's layout, defined once: the worker writes it, ``tweetstream replay`` reads it.
+
+* **Key** — ``<prefix>/date=YYYY-MM-DD/hour=HH/partition=PPP/offsets-OOOOOOOOOOOO.jsonl``
+  (:func:`object_key`, parsed back by :func:`parse_key`). An object holds one partition's
+  offsets ``[k*N, (k+1)*N)`` of one hour (by the Kafka message timestamp), so every record has
+  exactly one possible key. A timestamp outside 1970-01-01 … 9999-12-31 is clamped to that
+  range, so the key stays deterministic and the record is still archived.
+* **Lines** — one JSON object per record, UTF-8, separated by ``\\n`` only
+  (:func:`encode_line`, :func:`decode_line`, :func:`decode_object`): ``json.dumps`` leaves
+  U+2028 and U+0085 unescaped inside a tweet's text, and ``str.splitlines()`` would break there.
+* **Merge** — writing merges with the object's current content by offset
+  (:func:`merge_lines`): a batch that is retried after a crash, or that arrives in other
+  boundaries, overwrites its own records and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from tweetstream.schemas import ClassifiedTweet, InvalidRecord, RawTweet, parse_json, parse_raw
+
+
+@dataclass(frozen=True)
+class ArchiveRecord:
+    """One tweet as it arrived (with its Kafka coordinates) and what the model said."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    tweet: RawTweet
+    result: ClassifiedTweet
+
+    def to_json(self) -> str:
+        """The record as one archive line (no trailing newline)."""
+        return encode_line(self)
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+#: the Kafka timestamps a key can name: any producer may set one, Python dates end at 9999
+_FIRST_MS = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp() * 1000)
+_LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
+
+_KEY = re.compile(
+    r"/date=(?P<date>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/partition=(?P<partition>\d+)/"
+    r"offsets-(?P<offset>\d+)\.jsonl$"
+)
+
+
+def key_time(timestamp_ms: int) -> datetime:
+    """The time a key names for a Kafka timestamp: the timestamp, clamped to 1970 … 9999."""
+    return datetime.fromtimestamp(min(max(timestamp_ms, _FIRST_MS), _LAST_MS) / 1000, UTC)
+
+
+def day_prefix(prefix: str, day: date) -> str:
+    """The common start of every key of one day (what a listing of that day asks for)."""
+    return f"{prefix}/date={day.isoformat()}/"
+
+
+def object_key(prefix: str, chunk: int, partition: int, offset: int, timestamp_ms: int) -> str:
+    """The one key a record can live under (``chunk``: offsets per object)."""
+    when = key_time(timestamp_ms)
+    start = offset // chunk * chunk
+    return (
+        f"{day_prefix(prefix, when.date())}hour={when:%H}/partition={partition:03d}/"
+        f"offsets-{start:012d}.jsonl"
+    )
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """What an archive key says: the hour its records arrived in, their partition and offsets."""
+
+    hour: datetime
+    partition: int
+    first_offset: int
+
+
+def parse_key(key: str) -> KeyParts | None:
+    """The parts of an archive object key; None when the key is not in the archive layout."""
+    found = _KEY.search(key)
+    if found is None:
+        return None
+    try:
+        day = date.fromisoformat(found["date"])
+        hour = datetime(day.year, day.month, day.day, int(found["hour"]), tzinfo=UTC)
+    except ValueError:
+        return None
+    return KeyParts(hour, int(found["partition"]), int(found["offset"]))
+
+
+def group_by_key(
+    records: Iterable[ArchiveRecord], prefix: str, chunk: int
+) -> dict[str, list[ArchiveRecord]]:
+    """Records grouped by the object they belong to."""
+    groups: dict[str, list[ArchiveRecord]] = defaultdict(list)
+    for r in records:
+        groups[object_key(prefix, chunk, r.partition, r.offset, r.timestamp_ms)].append(r)
+    return dict(groups)
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+def encode_line(record: ArchiveRecord) -> str:
+    """One record as a JSON object on one line (non-ASCII text kept as is)."""
+    return json.dumps(
+        {
+            "partition": record.partition,
+            "offset": record.offset,
+            "timestamp_ms": record.timestamp_ms,
+            "tweet": record.tweet.model_dump(mode="json", exclude_none=True),
+            "result": record.result.model_dump(mode="json", exclude_none=True),
+        },
+        ensure_ascii=False,
+    )
+
+
+def lines(text: str) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of an object's text with their numbers (from 1).
+
+    Split on "\\n" only: str.splitlines() also breaks at U+2028/U+0085, which json.dumps
+    leaves unescaped inside a tweet's text.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield number, line
+
+
+def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
+    """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
+    by_offset: dict[int, str] = {}
+    for _, line in lines(existing.decode()):
+        by_offset[int(json.loads(line)["offset"])] = line
+    for r in records:
+        by_offset[r.offset] = encode_line(r)
+    return ("\n".join(by_offset[o] for o in sorted(by_offset)) + "\n").encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedLine:
+    """What a reader gets back from one line.
+
+    ``result`` is the stored result as JSON values: a reader needs only its ``model_version``,
+    so a result that a later schema would not accept is still read. ``partition`` and
+    ``offset`` are None on a line without them (the key, not the line, places a record).
+    """
+
+    timestamp_ms: int
+    tweet: RawTweet
+    result: dict[str, Any]
+    partition: int | None = None
+    offset: int | None = None
+
+    @property
+    def model_version(self) -> str:
+        version: str = self.result["model_version"]
+        return version
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def decode_line(line: str) -> ArchivedLine:
+    """One archive line; ValueError saying why it is unusable (JSON read by the schema's rules).
+
+    Not JSON, nested too deeply or with numbers too long is the schema's InvalidRecord, itself
+    a ValueError.
+    """
+    value = parse_json(line)
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON object but {type(value).__name__}")
+    missing = [f for f in ("timestamp_ms", "tweet", "result") if f not in value]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}")
+    stamp, result = value["timestamp_ms"], value["result"]
+    if _int_or_none(stamp) is None:
+        raise ValueError("timestamp_ms is not an integer")
+    if not isinstance(result, dict) or not isinstance(result.get("model_version"), str):
+        raise ValueError("result has no model_version")
+    if not isinstance(value["tweet"], dict):  # parse_raw would read a string as JSON text
+        raise ValueError("tweet is not a JSON object")
+    try:
+        tweet = parse_raw(value["tweet"])
+    except InvalidRecord as err:
+        raise ValueError(f"tweet: {err.reason}") from None
+    return ArchivedLine(
+        stamp,
+        tweet,
+        result,
+        _int_or_none(value.get("partition")),
+        _int_or_none(value.get("offset")),
+    )
+
+
+def decode_object(body: bytes) -> list[ArchivedLine]:
+    """The records of one archive object in line order; ValueError naming the first bad line."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    out: list[ArchivedLine] = []
+    for number, line in lines(text):
+        try:
+            out.append(decode_line(line))
+        except ValueError as err:
+            raise ValueError(f"line {number}: {err}") from None
+    return out
