@@ -54,6 +54,7 @@ def progress_bar() -> Progress:
     Transient: once done, the summary line replaces it, so stdout and stderr hold only the
     summary or the one-line error (and nothing at all is drawn when stderr is not a terminal).
     """
+    console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -62,8 +63,9 @@ def progress_bar() -> Progress:
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,  # rich would still print an empty line at the end
     )
 
 
@@ -71,7 +73,9 @@ def progress_bar() -> Progress:
 def quiet_kafka_logs() -> Iterator[None]:
     """Silence kafka-python's per-retry ERROR lines unless the user asked for INFO or DEBUG.
 
-    Failures still surface: as one ProducerError line, which says what to do.
+    An outage still shows: the producer logs one line when Kafka stops acknowledging and one
+    when it resumes, and a failure is one ProducerError line, which says what to do. (With
+    INFO or DEBUG, kafka-python's own lines are deduplicated by tweetstream.logs.RepeatFilter.)
     """
     kafka_logger = logging.getLogger("kafka")
     before = kafka_logger.level
@@ -167,6 +171,16 @@ def produce(
     They are counted, the first reasons are printed with their line, and --dlq dead-letters them.
 
     Ctrl-C stops, flushes what was sent and prints the summary: sent, rejected, s, tweets/s.
+
+    If Kafka goes away mid-run (a broker restart), tweets wait in memory and are retried.
+
+    An outage shorter than TWEETSTREAM_PRODUCER_DELIVERY_TIMEOUT_S (120 s) loses nothing.
+
+    It is logged as one line when Kafka stops acknowledging and one when it is back.
+
+    A longer outage ends the run: exit 2, one error line counting the tweets not delivered.
+
+    Kafka unreachable at start: exit 2 and one error line within about 5 s.
     """
     settings = get_settings()
     source_format = fmt or format_for(file)

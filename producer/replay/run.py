@@ -24,9 +24,9 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from producer.errors import ProducerError
 from producer.publish import (
     CLOSE_TIMEOUT_S,
-    FLUSH_TIMEOUT_S,
     RateLimiter,
     create_producer,
+    flush_timeout_s,
     kafka_failure,
 )
 from producer.replay.checkpoint import Checkpoint, checkpoint_path, load, save
@@ -179,7 +179,7 @@ class _Sender:
     def flush(self) -> None:
         """Wait for every acknowledgement; raise if any record was refused."""
         try:
-            self.producer.flush(timeout=FLUSH_TIMEOUT_S)
+            self.producer.flush(timeout=flush_timeout_s(self.settings))
         except KafkaError as err:
             raise kafka_failure(self.settings, err) from err
         if self.error is not None:
