@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -68,6 +69,9 @@ class ChaosResult:
     missing_s3: int = 0
     missing_classified: int = 0
     producer_exit: int | None = None
+    #: SIGTERM to the worker while PostgreSQL is down: its exit code and how long it took
+    stuck_stop_exit: int | None = None
+    stuck_stop_seconds: float | None = None
     seconds: float = 0.0
     faults: list[Fault] = field(default_factory=list)
 
@@ -78,6 +82,7 @@ class ChaosResult:
             and self.missing_pg == self.missing_s3 == self.missing_classified == 0
             and self.duplicated_pg == self.duplicated_s3 == 0
             and self.stored == self.tweets
+            and self.stuck_stop_exit == 0
         )
 
 
@@ -155,7 +160,7 @@ class WorkerProcess:
     def __init__(self, s: Settings, log: Path) -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker"],
+            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker", "--wait"],
             env=child_env(s, os.environ),
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -218,6 +223,22 @@ def wait_rows(s: Settings, above: int, timeout: float, what: str) -> float:
     raise TimeoutError(f"no new row within {timeout:.0f} s: {what}")
 
 
+def wait_failing(s: Settings, sink: str, timeout: float) -> None:
+    """Until the worker's /metrics shows ``sink`` failing."""
+    url = f"http://127.0.0.1:{s.metrics_port}/metrics"
+    wanted = f'tweetstream_sink_failing{{sink="{sink}"}} 1.0'
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if wanted in response.read().decode():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the worker did not report {sink} failing within {timeout:.0f} s")
+
+
 def _count_now(s: Settings) -> int:
     n = stored(s)
     if n is None:
@@ -272,7 +293,23 @@ def run_chaos(
                 result.faults.append(Fault(name, start, lasted, resumed))
                 say(f"{at():6.1f}s   back after {lasted:.1f} s, resumed {resumed:.1f} s later")
 
-            fault(f"postgres down {pg_down:.0f} s", partial(_down, pg, pg_down), partial(_up, pg))
+            def pg_outage() -> None:
+                """PostgreSQL down; meanwhile the stuck worker is stopped and started again."""
+                nonlocal worker
+                pg.stop()
+                down_at = time.monotonic()
+                wait_failing(s, "postgres", 60)
+                stop_at = time.monotonic()
+                result.stuck_stop_exit = worker.stop()
+                result.stuck_stop_seconds = time.monotonic() - stop_at
+                say(
+                    f"{at():6.1f}s   SIGTERM while stuck: exit {result.stuck_stop_exit} "
+                    f"in {result.stuck_stop_seconds:.1f} s"
+                )
+                worker = WorkerProcess(s, logs / "worker.log")
+                time.sleep(max(0.0, pg_down - (time.monotonic() - down_at)))
+
+            fault(f"postgres down {pg_down:.0f} s", pg_outage, partial(_up, pg))
             fault("kafka broker restart", partial(_down, kafka, 0.0), partial(_up, kafka))
             fault(
                 f"s3 frozen {s3_frozen:.0f} s", partial(_freeze, s3, s3_frozen), partial(_thaw, s3)
@@ -372,6 +409,10 @@ def main() -> None:
     for f in result.faults:
         resumed = f"{f.resumed:.1f}" if f.resumed is not None else "-"
         print(f"| {f.name} | {f.began:.1f} | {f.lasted:.1f} | {resumed} |")
+    print(
+        f"\nSIGTERM to the worker while PostgreSQL was down: exit {result.stuck_stop_exit} "
+        f"after {result.stuck_stop_seconds or 0:.1f} s"
+    )
     print(
         f"\n{result.tweets:,} tweets, {len(result.faults)} faults in {result.seconds:.0f} s: "
         f"stored {result.stored:,}, lost {result.missing_pg:,} (PostgreSQL) / "

@@ -17,12 +17,15 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from producer.errors import ProducerError
-from producer.publish import DELIVERY_TIMEOUT_MS, create_producer, kafka_failure
+from producer.publish import create_producer, kafka_failure
 from tweetstream.schemas import InvalidRecord, RawTweet, parse_raw, utcnow
 from tweetstream.settings import Settings
 
-#: how long to wait for one acknowledgement (the producer's own delivery timeout, and a margin)
-ACK_TIMEOUT_S = DELIVERY_TIMEOUT_MS / 1000 + 5
+#: an HTTP request waits at most this long for Kafka (a CLI producer rides out longer outages;
+#: a client of the API retries the request, which the id-keyed upsert makes harmless)
+DELIVERY_TIMEOUT_S = 20.0
+#: how long to wait for one acknowledgement (that delivery timeout, and a margin)
+ACK_TIMEOUT_S = DELIVERY_TIMEOUT_S + 5
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class Publisher:
     def _get(self) -> Any:
         with self._lock:
             if self._producer is None:
-                self._producer = create_producer(self.settings)  # raises ProducerError
+                self._producer = create_producer(  # raises ProducerError
+                    self.settings, delivery_timeout_s=DELIVERY_TIMEOUT_S
+                )
             return self._producer
 
     def publish(self, tweets: list[RawTweet]) -> list[Delivered]:

@@ -19,6 +19,13 @@ def worker(
         int | None, typer.Option(hidden=True, help="Index of this worker (set by --workers).")
     ] = None,
     faust_log_level: Annotated[str, typer.Option(help="Faust's own log level.")] = "warning",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="If PostgreSQL, Kafka or S3 does not answer at start, wait for it (logging "
+            "one line) instead of exiting 2."
+        ),
+    ] = False,
 ) -> None:
     """Classify tweets.raw in batches into tweets.classified, PostgreSQL and the S3 archive.
 
@@ -27,7 +34,8 @@ def worker(
 
     A record a sink refuses goes to the DLQ with the sink's reason; a sink that is down is
     retried until it is back (the stream pauses, nothing is lost). If PostgreSQL, Kafka or
-    S3 does not answer at start, the worker prints one error line naming it and exits 2.
+    S3 does not answer at start, the worker prints one error line naming it and exits 2
+    (with --wait it waits for it instead).
     SIGTERM/SIGINT stops it within TWEETSTREAM_SHUTDOWN_GRACE_SECONDS (10 s), exit 0, even
     while a sink is down: the batch in flight is left uncommitted and redelivered.
     """
@@ -35,9 +43,9 @@ def worker(
 
     settings = get_settings()
     if index is not None:
-        run_worker(settings, index, faust_log_level)
+        run_worker(settings, index, faust_log_level, wait)
         return
-    raise typer.Exit(run_workers(settings, workers, faust_log_level))
+    raise typer.Exit(run_workers(settings, workers, faust_log_level, wait))
 
 
 @db_app.command()

@@ -20,6 +20,7 @@ from stream.health import Health
 from stream.shutdown import BoundedStopWorker
 from tweetstream import migrations
 from tweetstream.clients import kafka_config
+from tweetstream.logs import group_repeats_by_library
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,25 +60,45 @@ def _quiet(*loggers: str) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def preflight(settings: Settings) -> None:
-    """Fail with one line naming the service when a required one does not answer."""
+def _problem(settings: Settings, service: str) -> str | None:
+    """Why ``service`` is not usable now, or None when it answers."""
     probes = {**PROBES, "kafka": _kafka_answers}
+    try:
+        with _quiet("kafka", "botocore", "urllib3"):
+            probes[service](settings)
+    except Exception as err:  # noqa: BLE001 - any failure means "not usable now"
+        name, text = type(err).__name__, str(err)
+        detail = " ".join((text if text.startswith(name) else f"{name}: {text}").split())
+        return f"{service} at {_endpoint(settings, service)} does not answer ({detail[:200]})"
+    return None
+
+
+def preflight(settings: Settings, wait: bool = False, poll: float = 1.0) -> None:
+    """Check every required service; fail with one line naming the first that does not answer.
+
+    With ``wait``, wait for it instead (one log line per service waited for).
+    """
     for service in REQUIRED:
-        try:
-            with _quiet("kafka", "botocore", "urllib3"):
-                probes[service](settings)
-        except Exception as err:
-            name, text = type(err).__name__, str(err)
-            detail = " ".join((text if text.startswith(name) else f"{name}: {text}").split())
+        problem = _problem(settings, service)
+        if problem is None:
+            continue
+        if not wait:
             raise StreamError(
-                f"{service} at {_endpoint(settings, service)} does not answer "
-                f"({detail[:200]}); start it (`tweetstream up` locally) and run the worker again"
-            ) from err
+                f"{problem}; start it (`tweetstream up` locally) and run the worker again "
+                "(or pass --wait)"
+            )
+        log.warning("%s; waiting for it", problem)
+        began = time.monotonic()
+        while _problem(settings, service) is not None:
+            time.sleep(poll)
+        log.warning("%s answers after %.1f s", service, time.monotonic() - began)
 
 
-def run_worker(settings: Settings, index: int = 0, loglevel: str = "warning") -> None:
+def run_worker(
+    settings: Settings, index: int = 0, loglevel: str = "warning", wait: bool = False
+) -> None:
     """Run one worker in this process until SIGTERM/SIGINT (blocks)."""
-    preflight(settings)
+    preflight(settings, wait)
     migrations.upgrade(settings)
     port = settings.metrics_port + index
     start_http_server(port, addr="127.0.0.1")
@@ -87,17 +108,29 @@ def run_worker(settings: Settings, index: int = 0, loglevel: str = "warning") ->
     health.export()
     app = create_app(settings, datadir=datadir, health=health)
     log.info("worker %d: consuming %s, metrics on :%d", index, settings.raw_topic, port)
+    # Keep the CLI's logging (format, --json-logs, the repeat filter) instead of Faust's own;
+    # while Kafka is away, aiokafka's flood becomes one line and one count.
+    group_repeats_by_library()
+    for name in ("faust", "mode"):
+        logging.getLogger(name).setLevel(loglevel.upper())
     BoundedStopWorker(
-        app, loglevel=loglevel, quiet=True, health=health, grace=settings.shutdown_grace_seconds
+        app,
+        loglevel=loglevel,
+        quiet=True,
+        override_logging=False,
+        health=health,
+        grace=settings.shutdown_grace_seconds,
     ).execute_from_commandline()
 
 
-def run_workers(settings: Settings, count: int, loglevel: str = "warning") -> int:
+def run_workers(
+    settings: Settings, count: int, loglevel: str = "warning", wait: bool = False
+) -> int:
     """Run ``count`` worker processes; stop them all on SIGINT/SIGTERM. Returns an exit code."""
     if count == 1:
-        run_worker(settings, 0, loglevel)
+        run_worker(settings, 0, loglevel, wait)
         return 0
-    preflight(settings)
+    preflight(settings, wait)
     migrations.upgrade(settings)  # once, before the workers race for it
     procs = [
         subprocess.Popen(

@@ -241,6 +241,26 @@ def _flush_repeats() -> None:
         repeats.flush()
 
 
+def library_of(record: logging.LogRecord) -> Hashable:
+    """A coarser kind: the record's top-level library (``aiokafka.conn`` -> ``aiokafka``).
+
+    aiokafka logs a dozen different messages while a broker is away (connect, metadata,
+    fetch, heartbeat, produce): by library, an outage is one line and one count.
+    """
+    return record.name.split(".", 1)[0]
+
+
+def group_repeats_by_library() -> None:
+    """Make the root handlers' repeat filters count by library (see :func:`library_of`)."""
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, RepeatFilter)]:
+            old.flush()
+            handler.removeFilter(old)
+        repeats = RepeatFilter(KAFKA_LOGGERS, kind=library_of)
+        handler.addFilter(repeats)
+        _repeats[:] = [repeats]
+
+
 def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
     """Configure the root logger for a CLI process."""
     handler = logging.StreamHandler(sys.stderr)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tweetstream.logs import RepeatFilter, configure_logging
+from tweetstream.logs import RepeatFilter, configure_logging, group_repeats_by_library
 
 
 class Clock:
@@ -217,3 +217,18 @@ def test_configure_logging_dedups_kafka_and_aiokafka_on_its_handler(
     assert before_exit.count("not in scope") == 1000
     assert "ERROR aiokafka: suppressed 999 more like this" in text
     assert "ERROR kafka.net.manager: suppressed 999 more like this" in text
+
+
+def test_the_worker_counts_a_librarys_flood_as_one_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING")
+    group_repeats_by_library()
+    for i in range(200):  # aiokafka's outage: several messages, thousands of times
+        logging.getLogger("aiokafka.conn").error("Unable connect to node with id %s", i)
+        logging.getLogger("aiokafka.consumer.fetcher").error("Failed fetch messages from %s", i)
+        logging.getLogger("aiokafka.cluster").warning("Marking the coordinator dead")
+    logging.getLogger("stream.retry").warning("postgres is failing")  # not a library's flood
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert "Unable connect to node with id 0" in lines[0]
+    assert "postgres is failing" in lines[1]
+    configure_logging("WARNING")  # leave the default filter for other tests
