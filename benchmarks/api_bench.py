@@ -12,8 +12,9 @@ connection each) for ``--seconds`` per scenario:
 * ``batch100`` - 100 texts per request (``{"tweets": [...]}``).
 
 The baseline is the same champion model called directly in this process on the same inputs
-(``predict_proba`` on a one-row / 100-row DataFrame, one thread): what HTTP, JSON and
-validation cost on top of the model. Texts come from test.csv (``TWEETSTREAM_DATA_DIR``).
+(``models.serving.predict``, the call the endpoint makes, on 1 / 100 texts, one thread): what
+HTTP, JSON and validation cost on top of the model. Texts come from test.csv
+(``TWEETSTREAM_DATA_DIR``).
 The client and the server share the machine: on 2 cores the client threads take CPU from the
 server, so the HTTP numbers are a floor.
 """
@@ -40,7 +41,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stream.model import ModelHolder  # noqa: E402
+from models.serving import ModelHolder, predict  # noqa: E402
 from tweetstream.settings import Settings  # noqa: E402
 
 
@@ -140,18 +141,19 @@ def drive(
     return Result(name, len(flat), len(flat) * per, elapsed, flat, sum(errors))
 
 
-def direct(model: Any, name: str, frames: list[pd.DataFrame], seconds: float) -> Result:
+def direct(model: Any, name: str, batches: list[list[dict[str, str]]], seconds: float) -> Result:
     """The model in this process, one thread, for ``seconds``."""
+    inputs = [([i["text"] for i in b], [i["keyword"] for i in b]) for b in batches]
     lat: list[float] = []
     texts = 0
     began = time.perf_counter()
     k = 0
     while time.perf_counter() - began < seconds:
-        frame = frames[k % len(frames)]
+        batch_texts, keywords = inputs[k % len(inputs)]
         t0 = time.perf_counter()
-        np.asarray(model.predict_proba(frame))[:, 1]
+        predict(model, batch_texts, keywords)
         lat.append(time.perf_counter() - t0)
-        texts += len(frame)
+        texts += len(batch_texts)
         k += 1
     return Result(name, len(lat), texts, time.perf_counter() - began, lat)
 
@@ -176,8 +178,8 @@ def main() -> None:
     if holder.current is None:
         raise SystemExit(f"no @champion for {settings.model_name}: train and promote one first")
     model = holder.current.model
-    one_frames = [pd.DataFrame([{"text": i["text"], "keyword": i["keyword"]}]) for i in items]
-    hundred_frames = [pd.DataFrame(items[j : j + 100]) for j in range(0, len(items) - 99, 100)]
+    ones = [[i] for i in items]
+    hundreds = [items[j : j + 100] for j in range(0, len(items) - 99, 100)]
 
     port = free_port()
     log = ROOT / ".tweetstream" / "logs" / "api-bench.log"
@@ -187,9 +189,9 @@ def main() -> None:
     try:
         version = wait_ready(url, proc)
         results = [
-            direct(model, "in-process, 1 text", one_frames, args.seconds),
+            direct(model, "in-process, 1 text", ones, args.seconds),
             drive(url, "HTTP /classify, 1 text", singles, 1, args.clients, args.seconds),
-            direct(model, "in-process, 100 texts", hundred_frames, args.seconds),
+            direct(model, "in-process, 100 texts", hundreds, args.seconds),
             drive(url, "HTTP /classify, 100 texts", batches, 100, args.clients, args.seconds),
         ]
     finally:

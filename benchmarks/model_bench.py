@@ -11,8 +11,9 @@ For every model it prints, side by side:
   tweets land in both train and test folds, so this is optimistic.
 * ``grp_f1``  - StratifiedGroupKFold F1 with groups = cleaned text, so duplicates never cross
   folds. This is the honest number the production model is chosen on.
-* ``tweets/s`` - batch ``predict_proba`` throughput on ONE core (BLAS/OpenMP pinned to one
-  thread), raw DataFrame in, cleaning included, best of 3 over the full train set.
+* ``tweets/s`` - batch throughput of ``models.serving.predict`` (what the worker and the API
+  call) on ONE core (BLAS/OpenMP pinned to one thread), raw texts and keywords in, cleaning
+  included, best of 3 over the full train set (``models.evaluate.tweets_per_second``).
 * ``fit_s``   - wall time of one fit on the full train set.
 * ``bytes``   - size of the pickled fitted pipeline.
 """
@@ -60,6 +61,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.cleaning import clean_text, clean_texts  # noqa: E402
+from models.evaluate import tweets_per_second  # noqa: E402
 from models.pipeline import (  # noqa: E402
     RANDOM_STATE,
     Branch,
@@ -307,17 +309,6 @@ def cv_f1(
     return cross_val_score(make(), x, y, groups=groups, cv=splitter, scoring="f1", n_jobs=jobs)
 
 
-def throughput(model: Any, x: pd.DataFrame, repeats: int = 3) -> float:
-    """Best-of-``repeats`` batch predict_proba throughput (tweets/s) on one thread."""
-    best = float("inf")
-    with threadpool_limits(limits=1):
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model.predict_proba(x)
-            best = min(best, time.perf_counter() - start)
-    return len(x) / best
-
-
 def measure(
     name: str, x: pd.DataFrame, y: np.ndarray, groups: np.ndarray, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -346,7 +337,7 @@ def measure(
         "model": name,
         "cv_f1": f"{plain.mean():.4f} ± {plain.std():.4f}",
         "grp_f1": f"{grouped.mean():.4f} ± {grouped.std():.4f}",
-        "tweets/s": f"{throughput(model, x):,.0f}",
+        "tweets/s": f"{tweets_per_second(model, x, repeats=3):,.0f}",
         "fit_s": f"{fit_s:.1f}",
         "bytes": f"{len(pickle.dumps(model)):,}",
     }

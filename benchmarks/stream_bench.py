@@ -38,7 +38,7 @@ from kafka.admin import NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.evaluate import load_model
+from models.serving import load_model, predict
 from tweetstream.clients import kafka_admin, pg_connect
 from tweetstream.settings import Settings, child_env
 
@@ -235,8 +235,7 @@ def naive_loop(s: Settings, model: Any, n: int, latencies: list[float] | None = 
         for records in consumer.poll(timeout_ms=1000).values():
             for rec in records:
                 tweet = json.loads(rec.value)
-                frame = pd.DataFrame({"text": [tweet["text"]], "keyword": [tweet["keyword"] or ""]})
-                p = float(model.predict_proba(frame)[0, 1])
+                out = predict(model, [tweet["text"]], [tweet["keyword"]])
                 with conn.cursor() as cur:
                     cur.execute(
                         INSERT,
@@ -244,8 +243,8 @@ def naive_loop(s: Settings, model: Any, n: int, latencies: list[float] | None = 
                             tweet["id"],
                             tweet["text"],
                             tweet["keyword"],
-                            int(p >= 0.5),
-                            p,
+                            int(out.label[0]),
+                            float(out.probability[0]),
                             "bench",
                             "naive",
                             tweet["produced_at"],

@@ -3,70 +3,43 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from models.errors import ModelError
 from models.gate import Score
 from models.pipeline import to_features
+from models.serving import Predictions, ProbabilisticModel, predict
+from models.serving import load_model as load_model  # `tweetstream evaluate` imports it here
 
 
-class ProbabilisticModel(Protocol):
-    """What serving needs from a model: probabilities for a DataFrame of tweets."""
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
-
-
-class _PyfuncAdapter:
-    """Gives any MLflow pyfunc model a ``predict_proba`` (column 1 = disaster)."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        out = np.asarray(self.model.predict(X), dtype=float)
-        positive = out[:, -1] if out.ndim == 2 else out
-        return np.column_stack([1.0 - positive, positive])
+def _texts_keywords(df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The ``text`` and ``keyword`` columns of ``df`` as strings (missing: ``""``)."""
+    features = to_features(df)
+    return features["text"].tolist(), features["keyword"].tolist()
 
 
-def load_model(uri: str) -> ProbabilisticModel:
-    """Load ``uri`` (``models:/name@alias``, ``runs:/…``, a path) as a probabilistic model."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    try:
-        try:
-            model: ProbabilisticModel = mlflow.sklearn.load_model(uri)
-            return model
-        except MlflowException as err:
-            if "flavor" not in str(err).lower():
-                raise
-        return _PyfuncAdapter(mlflow.pyfunc.load_model(uri))
-    except (MlflowException, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"cannot load model {uri}: {first}") from err
-
-
-def positive_proba(model: ProbabilisticModel, df: pd.DataFrame) -> np.ndarray:
-    """P(disaster) for each row of a frame with ``text`` (and optionally ``keyword``)."""
-    return np.asarray(model.predict_proba(to_features(df)))[:, 1]
+def predict_frame(model: ProbabilisticModel, df: pd.DataFrame) -> Predictions:
+    """:func:`models.serving.predict` on each row of a frame with ``text`` (and optionally
+    ``keyword``)."""
+    return predict(model, *_texts_keywords(df))
 
 
 def tweets_per_second(model: ProbabilisticModel, df: pd.DataFrame, repeats: int = 5) -> float:
-    """Batch inference rate on one core (best of ``repeats``), cleaning included."""
+    """Batch inference rate of :func:`models.serving.predict` on one core (best of
+    ``repeats``), cleaning included."""
     from threadpoolctl import threadpool_limits
 
-    X = to_features(df)
+    texts, keywords = _texts_keywords(df)
     best = float("inf")
     with threadpool_limits(limits=1):
         for _ in range(repeats):
             began = time.perf_counter()
-            model.predict_proba(X)
+            predict(model, texts, keywords)
             best = min(best, time.perf_counter() - began)
-    return len(X) / best if best > 0 else float("inf")
+    return len(texts) / best if best > 0 else float("inf")
 
 
 def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -83,7 +56,7 @@ def score(
     model: ProbabilisticModel, df: pd.DataFrame, speed_df: pd.DataFrame | None = None
 ) -> Score:
     """Metrics on labeled ``df``; speed measured on ``speed_df`` (default ``df``)."""
-    y_pred = (positive_proba(model, df) >= 0.5).astype(int)
+    y_pred = predict_frame(model, df).label
     m = metrics(df["target"].to_numpy(), y_pred)
     return Score(
         f1=m["f1"],
@@ -99,7 +72,7 @@ def score(
 def evaluate(model: ProbabilisticModel, df: pd.DataFrame, model_uri: str) -> dict[str, Any]:
     """The JSON object ``tweetstream evaluate`` prints."""
     y_true = df["target"].to_numpy()
-    y_pred = (positive_proba(model, df) >= 0.5).astype(int)
+    y_pred = predict_frame(model, df).label
     return {
         "n": len(df),
         **metrics(y_true, y_pred),

@@ -16,9 +16,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from models.data import split_train_eval
-from models.evaluate import load_model, score
+from models.evaluate import score
 from models.gate import Decision, GatePolicy, Score, decide
 from models.pipeline import build_baseline, to_features
+from models.serving import load_model
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from models.evaluate import score
 from models.gate import Score
 from models.pipeline import build_baseline, build_production, to_features
 from models.registry import GateOutcome, client_for, register, run_gate
+from models.serving import THRESHOLD
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def cross_validate(build: Callable[[], Pipeline], df: pd.DataFrame, folds: int) 
     for fit_idx, test_idx in splitter.split(X, y):
         model = clone(build()).fit(X.iloc[fit_idx], y[fit_idx])
         oof[test_idx] = model.predict_proba(X.iloc[test_idx])[:, 1]
-        scores.append(float(f1_score(y[test_idx], oof[test_idx] >= 0.5)))
+        scores.append(float(f1_score(y[test_idx], oof[test_idx] >= THRESHOLD)))
     return CvResult(tuple(scores), oof)
 
 
@@ -135,7 +136,7 @@ def _log_diagnostics(y: np.ndarray, oof: np.ndarray) -> None:
     import matplotlib.pyplot as plt
     import mlflow
 
-    cm = confusion_matrix(y, oof >= 0.5)
+    cm = confusion_matrix(y, oof >= THRESHOLD)
     mlflow.log_dict(
         {"labels": ["not disaster", "disaster"], "matrix": cm.tolist()},
         "diagnostics/confusion_matrix.json",
@@ -167,7 +168,7 @@ def _log_reference(train: pd.DataFrame, oof: np.ndarray) -> None:
 
     ref = train[["id", "keyword", "location", "text", "target"]].copy()
     ref["probability"] = oof
-    ref["label"] = (oof >= 0.5).astype(int)
+    ref["label"] = (oof >= THRESHOLD).astype(int)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "reference.parquet"
         ref.to_parquet(path, index=False)

@@ -1,7 +1,7 @@
 """The HTTP API: classify texts, ingest tweets, read the stream's results, health, metrics.
 
 :func:`create_app` builds the FastAPI app; nothing happens at import time. The app serves the
-registry's ``@champion`` through a :class:`~stream.model.ModelHolder`, the worker's own
+registry's ``@champion`` through a :class:`~models.serving.ModelHolder`, the worker's own
 hot-reloading holder: a background thread calls ``holder.refresh()`` every
 ``model_poll_seconds``, so a promotion reaches the API as it reaches the worker.
 
@@ -20,8 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +34,7 @@ from prometheus_client import (
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from models.serving import LoadedModel, ModelHolder, predict
 from producer.errors import ProducerError
 from serve import health, store
 from serve.explain import explain
@@ -60,7 +59,6 @@ from serve.schemas import (
     TextIn,
     classify_request,
 )
-from stream.model import LoadedModel, ModelHolder
 from tweetstream import __version__
 from tweetstream.schemas import LABEL_NAMES, MAX_TEXT_CHARS, InvalidRecord, RawTweet, parse_json
 from tweetstream.settings import Settings
@@ -177,23 +175,12 @@ class _Poller:
 
 
 def _predict(model: LoadedModel, items: list[TextIn]) -> list[Prediction]:
-    """One model call for all items: the same frame and 0.5 threshold as the worker's
-    ``stream.processing.classify``."""
-    frame = pd.DataFrame(
-        {"text": [i.text for i in items], "keyword": [i.keyword or "" for i in items]}
-    )
-    proba = np.asarray(model.model.predict_proba(frame))[:, 1]
-    out = []
-    for p in proba:
-        label = int(p >= 0.5)
-        out.append(
-            Prediction(
-                label=1 if label else 0,
-                label_name=LABEL_NAMES[label],
-                probability=float(min(max(p, 0.0), 1.0)),
-            )
-        )
-    return out
+    """One model call for all items (:func:`models.serving.predict`, as the worker)."""
+    out = predict(model.model, [i.text for i in items], [i.keyword for i in items])
+    return [
+        Prediction(label=1 if label else 0, label_name=LABEL_NAMES[label], probability=p)
+        for p, label in zip(out.probability.tolist(), out.label.tolist(), strict=True)
+    ]
 
 
 def _validation_detail(err: RequestValidationError) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
+
+from models.serving import model_input
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,7 @@ def explain(model: Any, text: str, k: int = 5, keyword: str | None = None) -> li
     if pipeline is None:
         return []
     try:
-        frame = pd.DataFrame({"text": [text], "keyword": [keyword or ""]})
-        features = pipeline[:-1].transform(frame)
+        features = pipeline[:-1].transform(model_input([text], [keyword]))
         weights = np.asarray(pipeline.steps[-1][1].coef_, dtype=np.float64)[0]
         names = _feature_names(pipeline)
         if len(names) != len(weights) or features.shape != (1, len(weights)):

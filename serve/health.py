@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.serving import ModelHolder
 from serve.store import StoreUnavailable, ping
-from stream.model import ModelHolder
 from tweetstream.clients import kafka_config
 from tweetstream.settings import Settings
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import faust
 
+from models.serving import ModelHolder
 from stream.handler import BatchHandler
 from stream.health import Health
-from stream.model import ModelHolder
 from stream.processing import Incoming
 from tweetstream.clients import faust_broker_credentials
 from tweetstream.schemas import REPLAY_HEADER

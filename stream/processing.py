@@ -8,11 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
-
+from models.serving import LoadedModel, predict
 from stream.archive import ArchiveRecord
-from stream.model import LoadedModel
 from tweetstream.schemas import (
     LABEL_NAMES,
     ClassifiedTweet,
@@ -101,30 +98,25 @@ def records_of(valid: list[Valid], results: list[ClassifiedTweet]) -> list[Archi
 
 
 def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedTweet]:
-    """One model call for the whole batch."""
-    if not batch:
-        return []
-    frame = pd.DataFrame(
-        {
-            "text": [v.tweet.text for v in batch],
-            "keyword": [v.tweet.keyword or "" for v in batch],
-        }
-    )
-    proba = np.asarray(model.model.predict_proba(frame))[:, 1]
+    """One model call for the whole batch (:func:`models.serving.predict`)."""
+    tweets = [v.tweet for v in batch]
+    out = predict(model.model, [t.text for t in tweets], [t.keyword for t in tweets])
     return [
         ClassifiedTweet(
-            id=v.tweet.id,
-            text=v.tweet.text,
-            keyword=v.tweet.keyword,
-            location=v.tweet.location,
-            label=int(p >= 0.5),  # type: ignore[arg-type]
-            label_name=LABEL_NAMES[int(p >= 0.5)],
-            probability=float(p),
+            id=t.id,
+            text=t.text,
+            keyword=t.keyword,
+            location=t.location,
+            label=label,
+            label_name=LABEL_NAMES[label],
+            probability=p,
             model_name=model.name,
             model_version=model.version,
-            produced_at=v.tweet.produced_at,
+            produced_at=t.produced_at,
             classified_at=now,
             replay_reason=v.source.replay_reason,
         )
-        for v, p in zip(batch, proba, strict=True)
+        for v, t, p, label in zip(
+            batch, tweets, out.probability.tolist(), out.label.tolist(), strict=True
+        )
     ]

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sklearn.linear_model import LogisticRegression
 
 from models.pipeline import build_baseline
+from models.serving import LoadedModel, ModelHolder
 from serve.api import create_app
 from serve.ingest import validate
-from stream.model import LoadedModel, ModelHolder
 from tweetstream.schemas import MAX_TEXT_CHARS
 from tweetstream.settings import Settings
 
