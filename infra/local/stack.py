@@ -109,13 +109,8 @@ class Stack:
     def _purge(self, report: Report) -> None:
         """Delete all state but the downloaded Kafka jars (a cache, not state)."""
         for svc in self.services:
-            for child in svc.home.glob("*") if svc.home.exists() else []:
-                if child == self.kafka.libs:
-                    continue
-                if child.is_dir():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
+            for outside in svc.purge():
+                report(f"purged {outside}")
         shutil.rmtree(self.settings.state_dir / "logs", ignore_errors=True)
         report(f"purged {self.settings.state_dir}")
 

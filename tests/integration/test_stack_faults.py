@@ -7,11 +7,15 @@ so they never disturb the stack the other tests use.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
 import stat
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from infra.local import Stack
 from infra.local.errors import MissingDependencyError, PortInUseError, ServiceStartError
 from infra.local.process import port_open, wait_until
 from tests.integration.services import docker_available
+from tweetstream.clients import pg_connect, s3_client
 from tweetstream.settings import Settings
 
 pytestmark = pytest.mark.skipif(docker_available(), reason="local-stack behaviour only")
@@ -42,12 +47,11 @@ def scratch(unique: Callable[[str], str]) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def spare(scratch: Path) -> Iterator[Settings]:
+def _second_stack(state_dir: Path) -> Settings:
     """Settings for a second stack: own state directory, free ports, the Kafka jars reused."""
     ports = [_free_port() for _ in range(5)]
     settings = Settings(
-        state_dir=scratch / "state",
+        state_dir=state_dir,
         kafka_bootstrap=f"127.0.0.1:{ports[0]}",
         kafka_controller_port=ports[1],
         pg_port=ports[2],
@@ -58,8 +62,29 @@ def spare(scratch: Path) -> Iterator[Settings]:
     if main_libs.exists():  # no second Maven download
         (settings.state_dir / "kafka").mkdir(parents=True)
         (settings.state_dir / "kafka" / "libs").symlink_to(main_libs)
+    return settings
+
+
+@pytest.fixture
+def spare(scratch: Path) -> Iterator[Settings]:
+    """A second stack in a directory the 'postgres' user can reach."""
+    settings = _second_stack(scratch / "state")
     yield settings
     Stack(settings).down()
+
+
+@pytest.fixture
+def private_spare() -> Iterator[Settings]:
+    """A second stack in a checkout under a drwx------ directory (root's home, mktemp -d).
+
+    mkdtemp, not tmp_path: pytest's long paths would pass the length unix sockets may have.
+    """
+    private = Path(tempfile.mkdtemp(prefix="private-"))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    settings = _second_stack(private / "checkout" / ".tweetstream")
+    yield settings
+    Stack(settings).down(purge=True)  # also when the test failed: nothing left outside
+    shutil.rmtree(private, ignore_errors=True)
 
 
 def _nothing_running(stack: Stack) -> bool:
@@ -114,6 +139,8 @@ def test_up_is_idempotent_and_down_stops_everything(spare: Settings) -> None:
     stack = Stack(spare)
     first = stack.up()
     assert all(s.healthy for s in first)
+    cluster = spare.state_dir / "postgres" / "data"
+    assert cluster.is_dir() and not cluster.is_symlink()  # reachable: the cluster stays inside
     pids = [s.pid for s in first]
     second = stack.up()
     assert [s.pid for s in second] == pids  # nothing restarted
@@ -138,3 +165,33 @@ def test_stale_state_after_a_crash_is_recovered_by_up(spare: Settings) -> None:
     again = stack.up()
 
     assert all(s.healthy for s in again), again
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_a_checkout_under_a_private_directory_runs_and_purge_removes_its_cluster(
+    private_spare: Settings,
+) -> None:
+    state = private_spare.state_dir
+    assert subprocess.run(["test", "-x", str(state.parent)], user="postgres").returncode != 0
+    stack = Stack(private_spare)
+
+    assert all(s.healthy for s in stack.up())
+
+    link = state / "postgres" / "data"
+    assert link.is_symlink()
+    cluster = Path(os.readlink(link)).parent
+    assert cluster.parent == Path(pwd.getpwnam("postgres").pw_dir) / "tweetstream"
+    assert (cluster / "state_dir.txt").read_text().strip() == str(state.resolve())
+    with closing(pg_connect(private_spare)) as conn, conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+    stack.down()
+    stack.up()  # found again from the state directory: the same cluster, its data kept
+    with closing(pg_connect(private_spare)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT n FROM kept")
+        assert cur.fetchall() == [(7,)]
+    s3_client(private_spare).head_bucket(Bucket=private_spare.archive_bucket)
+
+    stack.down(purge=True)
+
+    assert not cluster.exists() and not link.is_symlink()
+    assert _nothing_running(stack)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 from pathlib import Path
 
@@ -92,6 +93,24 @@ class LocalService:
         if stopped:
             wait_until(lambda: not port_open("127.0.0.1", self.port()), 10.0, interval=0.05)
         return stopped
+
+    def kept_by_purge(self) -> tuple[Path, ...]:
+        """What :meth:`purge` leaves in the service's folder (caches, not state)."""
+        return ()
+
+    def purge(self) -> list[Path]:
+        """Delete the (stopped) service's data; return what it deleted outside its folder."""
+        if not self.home.exists():
+            return []
+        kept = self.kept_by_purge()
+        for child in self.home.glob("*"):
+            if child in kept:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        return []
 
     @property
     def logs(self) -> Path:

@@ -61,6 +61,9 @@ class KafkaService(LocalService):
     def libs(self) -> Path:
         return self.home / "libs"
 
+    def kept_by_purge(self) -> tuple[Path, ...]:
+        return (self.libs,)  # the downloaded jars: a cache
+
     def port(self) -> int:
         return self.settings.kafka_port
 
