@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaProducer
-from psycopg2.extras import execute_values
 
 from stream.archive import S3Archive
+from stream.db import PostgresSink
 from tests.hostile import HOSTILE
 from tests.integration.streaming import consume, isolate, publish
 from tests.strategies import NEAR_TWEETS, TEXT, encoded
@@ -37,22 +37,6 @@ from tweetstream.settings import Settings
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 
-# The worker's statements (stream/db.py), on the real columns made by the migrations.
-UPSERT = """
-INSERT INTO classified_tweets (id, text, keyword, location, label, probability, model_name,
-    model_version, produced_at, classified_at, kafka_partition, kafka_offset, replay_reason,
-    stored_at)
-VALUES %s
-ON CONFLICT (id) DO UPDATE SET
-    text = EXCLUDED.text, keyword = EXCLUDED.keyword, location = EXCLUDED.location,
-    produced_at = EXCLUDED.produced_at, kafka_offset = EXCLUDED.kafka_offset,
-    replay_reason = EXCLUDED.replay_reason, stored_at = EXCLUDED.stored_at
-"""
-TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
-DEAD = """
-INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at)
-VALUES %s
-"""
 READ_BACK = """
 SELECT id, text, keyword, location, produced_at, replay_reason
 FROM classified_tweets WHERE id = ANY(%s)
@@ -83,6 +67,7 @@ class Sinks:
         self.settings = settings
         self.conn = pg_connect(settings)
         self.archive = S3Archive(settings)
+        self.postgres = PostgresSink(settings)
         self.s3 = s3_client(settings)
         self.kafka = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         self.offsets = itertools.count()
@@ -90,6 +75,7 @@ class Sinks:
 
     def close(self) -> None:
         self.kafka.close(timeout=10)
+        self.postgres.close()
         self.conn.close()
 
     def store(self, batch: Sequence[tuple[RawTweet, str | None]]) -> None:
@@ -97,10 +83,9 @@ class Sinks:
             ArchiveRecord(0, next(self.offsets), NOW_MS, tweet, classified(tweet, reason))
             for tweet, reason in batch
         ]
-        latest = {r.result.id: r for r in records}  # one row per id per statement, as the sink
+        latest = {r.result.id: r for r in records}  # the sink keeps the last one per id
+        self.postgres.write(records)  # the worker's own sink and statements
         with self.conn, self.conn.cursor() as cur:
-            rows = [self._row(r) for r in latest.values()]
-            execute_values(cur, UPSERT, rows, template=TEMPLATE)
             cur.execute(READ_BACK, (list(latest),))
             stored = {row[0]: row[1:] for row in cur.fetchall()}
         for ident, r in latest.items():
@@ -112,25 +97,6 @@ class Sinks:
                 self.settings.raw_topic, key=r.tweet.id.encode(), value=r.tweet.to_bytes()
             )
             self.sent[r.tweet.id] = r.tweet
-
-    @staticmethod
-    def _row(r: ArchiveRecord) -> tuple[Any, ...]:
-        t = r.result
-        return (
-            t.id,
-            t.text,
-            t.keyword,
-            t.location,
-            t.label,
-            t.probability,
-            t.model_name,
-            t.model_version,
-            t.produced_at,
-            t.classified_at,
-            r.partition,
-            r.offset,
-            t.replay_reason,
-        )
 
     def _archive(self, records: Sequence[ArchiveRecord]) -> None:
         lines: dict[int, dict[str, Any]] = {}
@@ -146,12 +112,8 @@ class Sinks:
             assert ClassifiedTweet.model_validate(back["result"]) == r.result
 
     def dead(self, letters: Sequence[DeadLetter]) -> None:
-        rows = [
-            (d.source_topic, d.source_partition, d.source_offset, d.reason, d.failed_at)
-            for d in letters
-        ]
+        self.postgres.write((), letters)
         with self.conn, self.conn.cursor() as cur:
-            execute_values(cur, DEAD, rows)
             cur.execute(
                 "SELECT source_offset, reason FROM dead_letters WHERE source_offset = ANY(%s)",
                 ([d.source_offset for d in letters],),
