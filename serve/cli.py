@@ -42,8 +42,8 @@ def ui(
     ] = None,
 ) -> None:
     """Serve the web UI: classify a tweet and see why; the stream's latest classifications."""
+    from serve.api import create_ui_app
     from serve.server import run
-    from serve.ui import create_ui_app
 
     settings = get_settings()
     bind_host = host or settings.api_host

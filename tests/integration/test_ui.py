@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from serve.api import create_ui_app
 from serve.server import serving
-from serve.ui import create_ui_app
 from tests.integration.streaming import free_port, isolate, wait_for, workers
 from tweetstream.settings import Settings
 
