@@ -7,6 +7,7 @@ of the CLI starts fast.
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -37,8 +38,14 @@ from producer.sources import (
 )
 from tweetstream.settings import get_settings
 
-#: exit status after Ctrl-C, as shells report it (128 + SIGINT)
+#: exit status after Ctrl-C (SIGINT) and after SIGTERM, as shells report them (128 + signal)
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def stopped_by(signum: int) -> typer.Exit:
+    """The exit of a run that the first SIGINT or SIGTERM stopped (after its summary)."""
+    return typer.Exit(EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED)
 
 
 class _RateColumn(ProgressColumn):
@@ -170,7 +177,9 @@ def produce(
 
     They are counted, the first reasons are printed with their line, and --dlq dead-letters them.
 
-    Ctrl-C stops, flushes what was sent and prints the summary: sent, rejected, s, tweets/s.
+    Ctrl-C or SIGTERM stops, flushes what was sent, prints the summary: sent, rejected, s, tweets/s.
+
+    That summary is marked (interrupted) and the exit status is 130 (143 after SIGTERM).
 
     If Kafka goes away mid-run (a broker restart), tweets wait in memory and are retried.
 
@@ -215,5 +224,5 @@ def produce(
         typer.echo(f"  rejected {reason}")
     if summary.rejected > len(summary.reasons):
         typer.echo(f"  … and {summary.rejected - len(summary.reasons):,} more rejected")
-    if summary.interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.interrupted_by is not None:
+        raise stopped_by(summary.interrupted_by)

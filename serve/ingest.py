@@ -2,14 +2,13 @@
 
 Every item is validated with :func:`~tweetstream.schemas.parse_raw` first, the schema that owns
 every rule (no NUL, no lone surrogate, ``produced_at`` in UTC, ...); one invalid item rejects
-the whole request and nothing is published. Valid tweets are sent with the producer's
-own factory (``acks="all"``, idempotent), keyed by id, value ``RawTweet.to_bytes()``, and the
-call returns only once the broker acknowledged every one of them.
+the whole request and nothing is published. Valid tweets are sent through the producer's
+one :class:`~producer.sender.Sender` (``acks="all"``, idempotent), keyed by id, value
+``RawTweet.to_bytes()``, and the call returns only once the broker acknowledged every one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from kafka.errors import KafkaError
 
 from producer.errors import ProducerError
-from producer.publish import create_producer, kafka_failure
+from producer.sender import Sender, kafka_failure
 from tweetstream.schemas import InvalidRecord, RawTweet, parse_raw, utcnow
 from tweetstream.settings import Settings
 
@@ -73,27 +72,31 @@ def validate(items: list[Any]) -> tuple[list[RawTweet], list[Rejected]]:
 
 
 class Publisher:
-    """One Kafka producer per process, made on first use and shared by request threads."""
+    """One Kafka sender per process, made on first use and shared by request threads."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._producer: Any = None
+        self._sender: Sender | None = None
         self._lock = threading.Lock()
 
-    def _get(self) -> Any:
+    def _get(self) -> Sender:
         with self._lock:
-            if self._producer is None:
-                self._producer = create_producer(  # raises ProducerError
+            if self._sender is None:
+                self._sender = Sender(  # raises ProducerError
                     self.settings, delivery_timeout_s=DELIVERY_TIMEOUT_S
                 )
-            return self._producer
+            return self._sender
 
     def publish(self, tweets: list[RawTweet]) -> list[Delivered]:
-        """Send and wait for every acknowledgement; :class:`ProducerError` if any failed."""
-        producer = self._get()
+        """Send and wait for every acknowledgement; :class:`ProducerError` if any failed.
+
+        Each request waits on its own records (a failure of one request is not the next
+        one's), so this uses :meth:`Sender.submit`, not a run's :meth:`Sender.send`.
+        """
+        sender = self._get()
         topic = self.settings.raw_topic
         try:
-            futures = [producer.send(topic, key=t.id.encode(), value=t.to_bytes()) for t in tweets]
+            futures = [sender.submit(topic, t.id.encode(), t.to_bytes()) for t in tweets]
             metadata = [f.get(timeout=ACK_TIMEOUT_S) for f in futures]
         except KafkaError as err:
             raise kafka_failure(self.settings, err) from err
@@ -104,10 +107,9 @@ class Publisher:
 
     def close(self) -> None:
         with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            with contextlib.suppress(KafkaError):  # records pending when the broker is gone
-                producer.close(timeout=5)
+            sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.close()
 
 
 __all__ = ["Delivered", "ProducerError", "Publisher", "Rejected", "validate"]

@@ -6,17 +6,13 @@ command runs, so the rest of the CLI starts fast.
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated
 
 import typer
 
-from producer.cli import EXIT_INTERRUPTED, progress_bar, quiet_kafka_logs
+from producer.cli import progress_bar, quiet_kafka_logs, stopped_by
 from producer.replay.selection import Selection, Source, parse_when, read_ids
 from tweetstream.settings import get_settings
-
-#: exit status after SIGTERM, as shells report it (128 + 15)
-EXIT_TERMINATED = 143
 
 
 def _selection(
@@ -189,5 +185,4 @@ def replay(
         typer.echo(
             f"checkpoint saved: continue with the same options plus --resume --name {summary.name}"
         )
-        interrupted = summary.interrupted_by == signal.SIGINT
-        raise typer.Exit(EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED)
+        raise stopped_by(summary.interrupted_by)

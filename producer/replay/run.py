@@ -9,28 +9,15 @@ upserts by id, so PostgreSQL keeps one row per tweet and ``classification_histor
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
-
-from producer.errors import ProducerError
-from producer.publish import (
-    CLOSE_TIMEOUT_S,
-    RateLimiter,
-    create_producer,
-    flush_timeout_s,
-    kafka_failure,
-)
+from producer.publish import RateLimiter
 from producer.replay.checkpoint import Checkpoint, checkpoint_path, load, save
 from producer.replay.sources import Candidate, Plan, Problem, Selection, build_plan, read
+from producer.sender import Headers, Sender, stop_on_signals
 from tweetstream.schemas import REPLAY_HEADER, RawTweet
 from tweetstream.settings import Settings
 
@@ -89,108 +76,6 @@ class ReplaySummary:
         )
 
 
-# --- signals -------------------------------------------------------------------------------
-
-
-class _Stop:
-    """Set by the first SIGINT or SIGTERM; remembers which."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
-
-    def is_set(self) -> bool:
-        return self.event.is_set()
-
-    def wait(self, seconds: float) -> None:
-        self.event.wait(seconds)  # a signal ends a paced wait at once
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[_Stop]:
-    """Turn the first SIGINT/SIGTERM into a request to stop between two records.
-
-    The second one gets the previous handler (Ctrl-C twice: KeyboardInterrupt). Off the main
-    thread signals cannot be handled; the request then never comes.
-    """
-    stop = _Stop()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in watched}
-
-    def restore() -> None:
-        for s, handler in previous.items():
-            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
-
-    def first(signum: int, _frame: FrameType | None) -> None:
-        stop.signum = signum
-        stop.event.set()
-        restore()
-
-    for s in watched:
-        signal.signal(s, first)
-    try:
-        yield stop
-    finally:
-        restore()
-
-
-# --- sending -------------------------------------------------------------------------------
-
-
-class _Sender:
-    """Sends records with the replay header and remembers the first delivery error."""
-
-    def __init__(self, settings: Settings, topic: str, reason: str) -> None:
-        self.settings = settings
-        self.topic = topic
-        self.headers = [(REPLAY_HEADER, reason.encode("utf-8"))]
-        self.error: BaseException | None = None
-        self.producer: KafkaProducer = create_producer(settings)
-
-    def _on_error(self, err: BaseException) -> None:
-        if self.error is None:
-            self.error = err
-
-    def check_topic(self) -> None:
-        try:
-            self.producer.partitions_for(self.topic)
-        except KafkaTimeoutError as err:
-            raise ProducerError(
-                f"topic {self.topic!r} not found on Kafka at {self.settings.kafka_bootstrap} "
-                "(topics are not auto-created): create it, or pick another --topic"
-            ) from err
-        except KafkaError as err:
-            raise kafka_failure(self.settings, err) from err
-
-    def send(self, tweet: RawTweet) -> None:
-        if self.error is not None:
-            raise kafka_failure(self.settings, self.error)
-        try:
-            future = self.producer.send(
-                self.topic, key=tweet.id.encode(), value=tweet.to_bytes(), headers=self.headers
-            )
-        except KafkaError as err:
-            raise kafka_failure(self.settings, err) from err
-        future.add_errback(self._on_error)
-
-    def flush(self) -> None:
-        """Wait for every acknowledgement; raise if any record was refused."""
-        try:
-            self.producer.flush(timeout=flush_timeout_s(self.settings))
-        except KafkaError as err:
-            raise kafka_failure(self.settings, err) from err
-        if self.error is not None:
-            raise kafka_failure(self.settings, self.error)
-
-    def close(self) -> None:
-        # records still pending when the broker is gone: the checkpoint did not move for them
-        with suppress(KafkaError):
-            self.producer.close(timeout=CLOSE_TIMEOUT_S)
-
-
 def chunks(items: Sequence[Candidate], size: int) -> Iterator[Sequence[Candidate]]:
     """``items`` in consecutive slices of at most ``size``."""
     for i in range(0, len(items), size):
@@ -209,17 +94,19 @@ class _Progress:
 
 
 def _send_all(
-    sender: _Sender,
+    sender: Sender,
     todo: Sequence[Candidate],
     state: tuple[Checkpoint, Path],
     *,
+    topic: str,
+    headers: Headers,
     rate: float | None,
-    stop: _Stop,
     on_progress: OnProgress | None,
 ) -> _Progress:
     """Send ``todo`` chunk by chunk; the checkpoint advances after each flush."""
     checkpoint, path = state
     resend_through = checkpoint.pending if checkpoint.pending is not None else None
+    stop = sender.stop
     limiter = RateLimiter(rate, sleep=stop.wait) if rate else None
     done = _Progress()
     for chunk in chunks(todo, chunk_size(rate)):
@@ -234,13 +121,16 @@ def _send_all(
                 limiter.wait()
             if stop.is_set():
                 break
-            sender.send(item.tweet)
+            tweet = item.tweet
+            if not sender.send(topic, tweet.id.encode(), tweet.to_bytes(), headers=headers):
+                break  # stopped, or failed: raised below
             last, count = item, count + 1
             if resend_through is not None and item.position <= resend_through:
                 done.resent += 1
             if on_progress is not None:
                 on_progress("send", done.sent + count, len(todo))
-        sender.flush()
+        if not sender.flush():  # every record acknowledged, or the first failure
+            raise sender.failure()
         checkpoint.advance(last.position if last else None, count)
         save(checkpoint, path)
         done.sent += count
@@ -312,19 +202,23 @@ def replay(
 
     if dry_run or not plan.items:
         return summary()
-    sender = _Sender(settings, topic, reason)
-    try:
-        sender.check_topic()
+    headers = [(REPLAY_HEADER, reason.encode("utf-8"))]
+    with Sender(settings) as sender:
+        sender.check_topic(topic)
         checkpoint.runs += 1
-        with _stop_on_signals() as stop:
+        with stop_on_signals(sender.stop) as stop:
             done = _send_all(
-                sender, todo, (checkpoint, path), rate=rate, stop=stop, on_progress=on_progress
+                sender,
+                todo,
+                (checkpoint, path),
+                topic=topic,
+                headers=headers,
+                rate=rate,
+                on_progress=on_progress,
             )
             checkpoint.complete = not stop.is_set()
             save(checkpoint, path)
-    finally:
-        sender.close()
-    return summary(done.sent, done.resent, stop.signum if stop.is_set() else None)
+    return summary(done.sent, done.resent, stop.signum)
 
 
 def _summary(

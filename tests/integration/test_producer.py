@@ -1,4 +1,4 @@
-"""The producer against the real Kafka: library, dead letters, CLI, labels, Ctrl-C."""
+"""The producer against the real Kafka: library, dead letters, CLI, labels, Ctrl-C, SIGTERM."""
 
 from __future__ import annotations
 
@@ -273,10 +273,17 @@ def test_cli_labels_publishes_true_labels(fresh: Settings, data_dir: Path) -> No
     assert consume(fresh, fresh.raw_topic, 0, timeout_s=2) == []  # no tweets were sent
 
 
-# --- Ctrl-C during --loop ----------------------------------------------------------------------
+# --- Ctrl-C or SIGTERM during --loop -----------------------------------------------------------
 
 
-def test_ctrl_c_during_loop_flushes_and_reports(fresh: Settings, data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],  # as `tweetstream produce --help` says
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_a_signal_during_loop_stops_between_records_flushes_and_reports(
+    fresh: Settings, data_dir: Path, signum: int, exit_code: int
+) -> None:
     rows = len(pd.read_csv(data_dir / "test.csv", dtype=str))
     command = [sys.executable, "-m", "tweetstream.cli", "produce", str(data_dir / "test.csv")]
     proc = subprocess.Popen(
@@ -295,14 +302,14 @@ def test_ctrl_c_during_loop_flushes_and_reports(fresh: Settings, data_dir: Path)
             seen += sum(len(b) for b in consumer.poll(timeout_ms=500).values())
         consumer.close()
         assert seen > rows, f"only {seen} records arrived"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == exit_code, stderr
     summary = summary_of(stdout)
     assert summary["stop"] == " (interrupted)"
     sent = int(summary["sent"].replace(",", ""))

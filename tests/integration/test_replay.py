@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from models.registry import CHAMPION, client_for
@@ -221,8 +222,13 @@ def sent_so_far(path: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize(
+    ("signum", "exit_code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],  # as `tweetstream replay --help` says
+    ids=["SIGINT", "SIGTERM"],
+)
 def test_interrupted_replay_resumes_and_skips_nothing(
-    settings: Settings, unique: Callable[[str], str], tmp_path: Path
+    settings: Settings, unique: Callable[[str], str], tmp_path: Path, signum: int, exit_code: int
 ) -> None:
     s = isolate(settings, unique, state_dir=tmp_path / "state")
     ids = write_archive(s, 3_000, "resume")
@@ -242,16 +248,17 @@ def test_interrupted_replay_resumes_and_skips_nothing(
             "the checkpoint to show progress",
         )
         assert proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, out + err
+    assert proc.returncode == exit_code, out + err
     assert "(interrupted)" in out and "--resume --name interrupted" in out
     first = counts(out)
     assert 500 <= first["sent"] < 3_000
     assert sent_so_far(checkpoint) == first["sent"]  # the checkpoint holds what was acked
+    assert topic_size(s, s.raw_topic) == first["sent"]  # flushed: all of it, and no more
 
     resumed = cli(s, *args, "--resume")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

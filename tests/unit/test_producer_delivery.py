@@ -1,14 +1,23 @@
-"""The producer's delivery bookkeeping: what waits, the outage lines, the final error line."""
+"""The sender's bookkeeping: what waits, the outage lines, the final error line, signals."""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 
 import pytest
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from kafka.future import Future
 
-from producer.publish import STALL_S, Undelivered, _Deliveries, _Outage, kafka_failure
+from producer.sender import (
+    STALL_S,
+    Deliveries,
+    Outage,
+    Undelivered,
+    kafka_failure,
+    stop_on_signals,
+)
 from tweetstream.settings import Settings
 
 EXPIRED = KafkaTimeoutError(
@@ -26,7 +35,7 @@ class Clock:
 
 
 def test_acknowledgements_and_failures_settle_what_waits() -> None:
-    deliveries = _Deliveries(Clock())
+    deliveries = Deliveries(Clock())
     futures = [Future() for _ in range(3)]
     for future in futures:
         deliveries.track(future, 100)
@@ -48,11 +57,11 @@ def test_an_outage_is_one_line_when_acks_stop_and_one_when_they_resume(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = Clock()
-    deliveries = _Deliveries(clock)
-    outage = _Outage(deliveries, clock, "127.0.0.1:9092", "tweets", 120)
+    deliveries = Deliveries(clock)
+    outage = Outage(deliveries, clock, "127.0.0.1:9092", "tweets", 120)
     first = Future()
     deliveries.track(first, 100)
-    caplog.set_level(logging.WARNING, logger="producer.publish")
+    caplog.set_level(logging.WARNING, logger="producer.sender")
 
     clock.now += STALL_S - 1
     outage.check()
@@ -91,3 +100,33 @@ def test_a_lost_run_names_kafka_the_setting_and_the_count_on_one_line() -> None:
     assert "58,889 of the 100,000 valid tweets read were not delivered" in refused
     for line in (expired, refused):
         assert "\n" not in line and "[" not in line  # one line, no rich markup
+
+
+# --- stopping between records ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_first_signal_asks_to_stop_and_the_second_reaches_the_previous_handler(
+    signum: int,
+) -> None:
+    seen: list[int] = []
+    before = signal.signal(signum, lambda s, _frame: seen.append(s))
+    try:
+        with stop_on_signals() as stop:
+            os.kill(os.getpid(), signum)
+            assert stop.is_set() and stop.signum == signum
+            assert seen == []  # the first one is only a request
+            os.kill(os.getpid(), signum)
+            assert seen == [signum]  # the second one interrupts for real
+        os.kill(os.getpid(), signum)
+        assert seen == [signum, signum]  # handlers are back as they were
+    finally:
+        signal.signal(signum, before)
+
+
+def test_without_a_signal_nothing_stops_and_the_handlers_are_restored() -> None:
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with stop_on_signals() as stop:
+        assert signal.getsignal(signal.SIGTERM) is not handlers[signal.SIGTERM]
+    assert not stop.is_set() and stop.signum is None
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from producer.errors import ProducerError, SourceError
-from producer.publish import ProduceSummary, RateLimiter, kafka_failure
+from producer.publish import ProduceSummary, RateLimiter
+from producer.sender import kafka_failure
 from producer.sources import (
     LABEL_COLUMNS,
     SourceFormat,
