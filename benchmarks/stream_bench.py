@@ -12,6 +12,16 @@ Throughput: ``--tweets`` are published first, then each consumer drains them:
 Latency: tweets published at ``--rate``/s for ``--seconds``; per tweet, produced_at → row
 committed (a, b) or → received (c); p50 and p99. Every scenario gets fresh topics, database,
 consumer group and archive prefix, so runs never see each other's data.
+
+CPU: seconds of user + system time per 10,000 tweets of the worker process (and any process
+of its session: children included), read from ``/proc/<pid>/stat`` every 25 ms and taken
+between the 10th and the 90th percentile of the rows' ``stored_at`` (steady state: no start-up,
+no model load); for the pass-through, this process's own CPU over the same share of tweets.
+Unlike tweets/s, it hardly changes when other programs share the machine.
+
+``--json`` prints one JSON object as the last line; ``--phases`` runs only some scenarios (the
+others are null); ``--profile DIR`` records the single worker's throughput run with py-spy
+(``DIR/worker.txt``, raw collapsed stacks, from its first row committed to its last).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -50,6 +61,7 @@ class Result:
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
     note: str = ""
+    cpu_per_10k: float = float("nan")  #: CPU seconds per 10,000 tweets (steady state)
 
 
 def scratch(base: Settings, tag: str) -> Settings:
@@ -178,21 +190,144 @@ class WorkerProc:
             print(f"worker did not stop on SIGTERM within 60 s; see {self.log}", flush=True)
 
 
+# --- CPU time ---------------------------------------------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: the share of tweets at each end left out of CPU per tweet (start-up, last batch)
+STEADY_EDGE = 0.1
+
+
+def _stat(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from its state field on (the name may hold spaces), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def session_pids(leader: int) -> list[int]:
+    """The processes of the session ``leader`` heads (a worker started with a new session)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and int(fields[3]) == leader:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system seconds of ``pids``, with their waited-for children's."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / CLK_TCK
+
+
+class CpuClock(threading.Thread):
+    """Samples the CPU seconds of the sessions of ``leaders`` (their whole process trees)."""
+
+    def __init__(self, leaders: list[int], every: float = 0.025) -> None:
+        super().__init__(daemon=True)
+        self.leaders, self.every = leaders, every
+        self.samples: list[tuple[float, float]] = []  # (time.time(), CPU seconds)
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        pids: list[int] = []
+        found = 0.0
+        while not self._done.is_set():
+            if time.monotonic() - found > 1.0:  # children may come and go
+                pids = [p for leader in self.leaders for p in session_pids(leader)]
+                found = time.monotonic()
+            self.samples.append((time.time(), cpu_seconds(pids)))
+            self._done.wait(self.every)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+    def at(self, when: float) -> float:
+        """CPU seconds used by ``when`` (a Unix time), interpolated between samples."""
+        times, cpu = zip(*self.samples, strict=True)
+        return float(np.interp(when, times, cpu))
+
+
+def steady_cpu_per_10k(stored: np.ndarray, cpu_at: Callable[[float], float]) -> float:
+    """CPU seconds per 10,000 tweets between the 10th and 90th percentile of their store times.
+
+    ``stored``: each row's ``stored_at`` as a Unix time, sorted; ``cpu_at``: CPU used by a time.
+    """
+    lo, hi = int(len(stored) * STEADY_EDGE), int(len(stored) * (1 - STEADY_EDGE)) - 1
+    if hi <= lo:
+        return float("nan")
+    return (cpu_at(float(stored[hi])) - cpu_at(float(stored[lo]))) / (hi - lo) * 10_000
+
+
+def stored_times(s: Settings) -> np.ndarray:
+    conn = pg_connect(s)
+    with conn.cursor() as cur:
+        cur.execute("SELECT extract(epoch FROM stored_at) FROM classified_tweets ORDER BY 1")
+        out = np.array([float(r[0]) for r in cur.fetchall()])
+    conn.close()
+    return out
+
+
+class Profile:
+    """py-spy recording one process (raw collapsed stacks, one line per stack and its count)."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # --nonblocking: sampling never pauses the worker (it would slow what is measured)
+        what = ["--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "200"]
+        self.proc = subprocess.Popen(
+            [exe, "record", *what, "--format", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 # --- (a) the project's worker ------------------------------------------------------------
-def worker_throughput(base: Settings, rows: list[dict[str, Any]], count: int = 1) -> Result:
+def worker_throughput(
+    base: Settings, rows: list[dict[str, Any]], count: int = 1, profile: Path | None = None
+) -> Result:
     s = scratch(base, "wt")
     publish(s, rows)
     procs = [
         WorkerProc(s.model_copy(update={"metrics_port": s.metrics_port + i})) for i in range(count)
     ]
-    ok = wait(lambda: rows_stored(s)[0] >= len(rows), 600)
-    n, first, last = rows_stored(s)
-    for w in procs:
-        w.stop()
-    cleanup(base, s)
+    clock = CpuClock([w.proc.pid for w in procs])
+    clock.start()
+    try:
+        spy = None
+        if profile is not None:
+            wait(lambda: rows_stored(s)[0] > 0, 180)
+            spy = Profile(procs[0].proc.pid, profile)
+        ok = wait(lambda: rows_stored(s)[0] >= len(rows), 600)
+        if spy is not None:
+            spy.stop()
+        clock.stop()
+        n, first, last = rows_stored(s)
+        cpu = steady_cpu_per_10k(stored_times(s), clock.at) if ok else float("nan")
+    finally:
+        for w in procs:
+            w.stop()
+        cleanup(base, s)
     span = (last - first).total_seconds() if ok and first and last else float("nan")
     name = "(a) worker" if count == 1 else f"(a) {count} workers"
-    return Result(name, n / span if span else float("nan"), note="first→last row committed")
+    return Result(
+        name, n / span if span else float("nan"), note="first→last row committed", cpu_per_10k=cpu
+    )
 
 
 def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
@@ -285,7 +420,12 @@ def naive_latency(base: Settings, rows: list[dict[str, Any]], model: Any, rate: 
 
 
 # --- (c) pass-through -------------------------------------------------------------------
-def passthrough(s: Settings, n: int, latencies: list[float] | None = None) -> float:
+def passthrough(
+    s: Settings,
+    n: int,
+    latencies: list[float] | None = None,
+    cpu: list[tuple[int, float]] | None = None,
+) -> float:
     consumer = KafkaConsumer(
         s.raw_topic,
         bootstrap_servers=s.kafka_bootstrap,
@@ -306,6 +446,9 @@ def passthrough(s: Settings, n: int, latencies: list[float] | None = None) -> fl
                     latencies.append((now - produced) * 1000)
             done += len(records)
         consumer.commit()
+        if cpu is not None:  # (tweets read, this process's CPU seconds)
+            times = os.times()
+            cpu.append((done, times.user + times.system))
     elapsed = time.monotonic() - began
     consumer.close()
     return n / elapsed
@@ -314,9 +457,13 @@ def passthrough(s: Settings, n: int, latencies: list[float] | None = None) -> fl
 def passthrough_throughput(base: Settings, rows: list[dict[str, Any]]) -> Result:
     s = scratch(base, "pt")
     publish(s, rows)
-    rate = passthrough(s, len(rows))
+    cpu: list[tuple[int, float]] = [(0, sum(os.times()[:2]))]
+    rate = passthrough(s, len(rows), cpu=cpu)
     cleanup(base, s)
-    return Result("(c) pass-through", rate, note="consume + parse only")
+    done, used = (np.array(c, dtype=float) for c in zip(*cpu, strict=True))
+    lo, hi = len(rows) * STEADY_EDGE, len(rows) * (1 - STEADY_EDGE)
+    per_10k = (np.interp(hi, done, used) - np.interp(lo, done, used)) / (hi - lo) * 10_000
+    return Result("(c) pass-through", rate, note="consume + parse only", cpu_per_10k=per_10k)
 
 
 def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
@@ -335,6 +482,76 @@ def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float)
     )
 
 
+PHASES = (
+    "worker",
+    "two-workers",
+    "naive",
+    "passthrough",
+    "worker-latency",
+    "naive-latency",
+    "passthrough-latency",
+)
+
+
+def _number(x: float) -> float | None:
+    """A JSON number, or null for a scenario not run (NaN is not JSON)."""
+    return None if x != x else round(float(x), 4)
+
+
+def _commit() -> str:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(root),
+                "status",
+                "--porcelain",
+                "--",
+                "stream",
+                "tweetstream",
+                "models",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def summary(
+    through: list[Result], runs: list[Result], latency: list[Result], load: list[float]
+) -> dict[str, Any]:
+    """The run's numbers as one JSON object (null: not measured; latency runs in run order)."""
+    a, two, b, c = through
+    return {
+        "commit": _commit(),
+        "worker_tweets_per_s": _number(a.throughput),
+        "passthrough_tweets_per_s": _number(c.throughput),
+        "ratio_worker_to_passthrough": _number(a.throughput / c.throughput),
+        "two_workers_tweets_per_s": _number(two.throughput),
+        "naive_tweets_per_s": _number(b.throughput),
+        "worker_p99_ms": [_number(r.p99_ms) for r in runs],
+        "worker_p50_ms": _number(float(np.median([r.p50_ms for r in runs])) if runs else a.p50_ms),
+        "worker_p50_ms_runs": [_number(r.p50_ms) for r in runs],
+        "naive_p99_ms": _number(latency[2].p99_ms),
+        "passthrough_p99_ms": _number(latency[3].p99_ms),
+        "worker_cpu_s_per_10k": _number(a.cpu_per_10k),
+        "two_workers_cpu_s_per_10k": _number(two.cpu_per_10k),
+        "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
+        "loadavg_1m": load,  # before and after: other programs on the machine
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tweets", type=int, default=20_000, help="throughput run size")
@@ -347,7 +564,19 @@ def main() -> None:
         default=1,
         help="repeat the worker's latency run; the table shows the run with the median p99",
     )
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated scenarios to run (default all: {','.join(PHASES)})",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object last")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy the worker's throughput run into DIR/worker.txt"
+    )
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
+    if phases - set(PHASES):
+        parser.error(f"unknown phases {sorted(phases - set(PHASES))}; known: {PHASES}")
 
     base = Settings()
     import mlflow
@@ -361,29 +590,57 @@ def main() -> None:
         f"latency: {args.rate:,.0f} tweets/s for {args.seconds:.0f}s",
         flush=True,
     )
+    load = [os.getloadavg()[0]]
 
+    def run(phase: str, name: str, measure: Callable[[], Result]) -> Result:
+        return measure() if phase in phases else Result(name, note="not run")
+
+    profile = args.profile / "worker.txt" if args.profile else None
     through = [
-        worker_throughput(base, data[: args.tweets]),
-        worker_throughput(base, data[: args.tweets], count=2),
-        naive_throughput(base, data[: args.naive_tweets], model),
-        passthrough_throughput(base, data[: args.tweets]),
+        run(
+            "worker", "(a) worker", lambda: worker_throughput(base, data[: args.tweets], 1, profile)
+        ),
+        run(
+            "two-workers",
+            "(a) 2 workers",
+            lambda: worker_throughput(base, data[: args.tweets], count=2),
+        ),
+        run(
+            "naive",
+            "(b) naive loop",
+            lambda: naive_throughput(base, data[: args.naive_tweets], model),
+        ),
+        run(
+            "passthrough",
+            "(c) pass-through",
+            lambda: passthrough_throughput(base, data[: args.tweets]),
+        ),
     ]
     print("throughput done", flush=True)
-    runs = sorted(
-        (worker_latency(base, paced, args.rate) for _ in range(args.worker_latency_runs)),
-        key=lambda r: r.p99_ms,
-    )
-    latency = [
-        runs[len(runs) // 2],
-        Result("(a) 2 workers", note="latency not measured"),
-        naive_latency(base, paced, model, args.rate),
-        passthrough_latency(base, paced, args.rate),
+    in_order = [
+        worker_latency(base, paced, args.rate)
+        for _ in range(args.worker_latency_runs if "worker-latency" in phases else 0)
     ]
+    runs = sorted(in_order, key=lambda r: r.p99_ms)
+    latency = [
+        runs[len(runs) // 2] if runs else Result("(a) worker"),
+        Result("(a) 2 workers", note="latency not measured"),
+        run(
+            "naive-latency", "(b) naive loop", lambda: naive_latency(base, paced, model, args.rate)
+        ),
+        run(
+            "passthrough-latency",
+            "(c) pass-through",
+            lambda: passthrough_latency(base, paced, args.rate),
+        ),
+    ]
+    load.append(os.getloadavg()[0])
 
-    print(f"\n{'scenario':<18}{'tweets/s':>12}{'p50 ms':>10}{'p99 ms':>10}  note")
+    print(f"\n{'scenario':<18}{'tweets/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'CPU s/10k':>11}  note")
     for t, lat in zip(through, latency, strict=True):
         print(
-            f"{t.name:<18}{t.throughput:>12,.0f}{lat.p50_ms:>10,.1f}{lat.p99_ms:>10,.1f}  {t.note}"
+            f"{t.name:<18}{t.throughput:>12,.0f}{lat.p50_ms:>10,.1f}{lat.p99_ms:>10,.1f}"
+            f"{t.cpu_per_10k:>11.2f}  {t.note}"
         )
     if len(runs) > 1:
         p99s = ", ".join(f"{r.p99_ms:,.1f}" for r in runs)
@@ -392,8 +649,10 @@ def main() -> None:
     two = through[1].throughput
     print(
         f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}   "
-        f"2 workers / 1 = {two / a:.2f}"
+        f"2 workers / 1 = {two / a:.2f}   load average (1 min) {load[0]:.2f} → {load[1]:.2f}"
     )
+    if args.json:
+        print(json.dumps(summary(through, in_order, latency, load)), flush=True)
 
 
 if __name__ == "__main__":
