@@ -38,11 +38,10 @@ import httpx
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from models.serving import ModelHolder, predict
+from tweetstream.settings import Settings
 
-from models.serving import ModelHolder, predict  # noqa: E402
-from tweetstream.settings import Settings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass

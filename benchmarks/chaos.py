@@ -42,6 +42,7 @@ import pandas as pd
 from kafka import KafkaConsumer
 
 from infra.local.services import KafkaService, LocalService, PostgresService, S3Service
+from stream.worker_process import WorkerProcess, start_worker
 from tweetstream.clients import pg_connect, s3_client
 from tweetstream.settings import Settings, child_env
 
@@ -154,33 +155,6 @@ def _freeze(svc: LocalService, seconds: float) -> None:
     time.sleep(seconds)
 
 
-class WorkerProcess:
-    """``tweetstream worker`` as a child process, logging to ``log``."""
-
-    def __init__(self, s: Settings, log: Path) -> None:
-        self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker", "--wait"],
-            env=child_env(s, os.environ),
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return int(self.proc.returncode)
-
-
 def write_tweets(path: Path, n: int, data_dir: Path, tag: str) -> set[str]:
     """A CSV of ``n`` tweets with unique ids (texts cycled from test.csv); returns the ids."""
     base = pd.read_csv(data_dir / "test.csv").fillna("")
@@ -271,7 +245,12 @@ def run_chaos(
         def at() -> float:
             return time.monotonic() - began
 
-        worker = WorkerProcess(s, logs / "worker.log")
+        def start() -> WorkerProcess:  # waits for a service that is down instead of exiting
+            return start_worker(
+                s, log=logs / "worker.log", worker_args=["--wait"], log_level="INFO"
+            )
+
+        worker = start()
         producer_log = (logs / "producer.log").open("wb")
         producer = subprocess.Popen(
             [sys.executable, "-m", "tweetstream.cli", "produce", str(source), "--rate", str(rate)],
@@ -306,7 +285,7 @@ def run_chaos(
                     f"{at():6.1f}s   SIGTERM while stuck: exit {result.stuck_stop_exit} "
                     f"in {result.stuck_stop_seconds:.1f} s"
                 )
-                worker = WorkerProcess(s, logs / "worker.log")
+                worker = start()
                 time.sleep(max(0.0, pg_down - (time.monotonic() - down_at)))
 
             fault(f"postgres down {pg_down:.0f} s", pg_outage, partial(_up, pg))
@@ -319,7 +298,7 @@ def run_chaos(
 
                 def restart() -> None:
                     nonlocal worker
-                    worker = WorkerProcess(s, logs / "worker.log")
+                    worker = start()
 
                 fault(f"worker kill -9 #{k + 1}", worker.kill, restart)
 

@@ -57,9 +57,6 @@ from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScale
 from sklearn.svm import LinearSVC  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-# Make ``models`` importable when the script is run as ``python benchmarks/model_bench.py``.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from models.cleaning import clean_text, clean_texts  # noqa: E402
 from models.evaluate import tweets_per_second  # noqa: E402
 from models.pipeline import (  # noqa: E402

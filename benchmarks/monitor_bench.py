@@ -11,7 +11,6 @@ labeled for half of them, classified by the current champion's reference version
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +18,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.registry import CHAMPION, alias_version, client_for
 from monitoring.job import Monitor, current_frame

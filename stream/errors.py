@@ -1,11 +1,7 @@
-"""Errors of the stream worker and its sinks."""
+"""Errors of the stream worker."""
 
 from tweetstream.errors import TweetstreamError
 
 
 class StreamError(TweetstreamError):
-    """The worker cannot run."""
-
-
-class SinkError(StreamError):
-    """A sink (PostgreSQL, S3, Kafka) failed; the batch is retried, never dropped."""
+    """The worker cannot run (a required service does not answer at start)."""

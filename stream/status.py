@@ -1,4 +1,4 @@
-"""The health of running workers, read from their ``/metrics`` (for ``tweetstream status``).
+"""Running workers' health, read from their ``/metrics`` and shown by ``tweetstream status``.
 
 Worker ``i`` serves its metrics on ``metrics_port + i``; a port that does not answer has no
 worker. A worker is *stuck* while one of its sinks is failing: its batch cannot complete,
@@ -11,6 +11,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
+from rich.table import Table
 
 from tweetstream.settings import Settings
 
@@ -68,3 +69,24 @@ def scrape_workers(settings: Settings, timeout: float = 2.0) -> list[WorkerHealt
         if "tweetstream_events_total" in text:  # a worker, not some other exporter
             found.append(parse_metrics(port, text))
     return found
+
+
+def workers_table(workers: list[WorkerHealth]) -> Table:
+    """The workers' part of ``tweetstream status``."""
+    table = Table(title="workers (from their /metrics)")
+    for col in ("metrics port", "state", "last batch", "batch in flight", "model"):
+        table.add_column(col)
+    for w in workers:
+        failing = ", ".join(w.failing_sinks)
+        table.add_row(
+            str(w.port),
+            f"[red]stuck: {failing} failing[/]" if failing else "ok",
+            _seconds(w.seconds_since_last_batch, "ago"),
+            _seconds(w.batch_in_flight_seconds or None, ""),
+            str(w.model_version or "-"),
+        )
+    return table
+
+
+def _seconds(value: float | None, suffix: str) -> str:
+    return f"{value:.1f} s {suffix}".strip() if value is not None else "-"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from stream.app import create_app
 from stream.errors import StreamError
 from stream.health import Health
 from stream.shutdown import BoundedStopWorker
+from stream.worker_process import start_worker
 from tweetstream import migrations
 from tweetstream.clients import kafka_config
 from tweetstream.logs import group_repeats_by_library
@@ -133,17 +132,10 @@ def run_workers(
     preflight(settings, wait)
     migrations.upgrade(settings)  # once, before the workers race for it
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tweetstream.cli",
-                "worker",
-                "--index",
-                str(i),
-                "--faust-log-level",
-                loglevel,
-            ]
+        start_worker(
+            settings,
+            worker_args=["--index", str(i), "--faust-log-level", loglevel],
+            own_session=False,  # in our group: a Ctrl-C at the terminal reaches them too
         )
         for i in range(count)
     ]
@@ -153,21 +145,21 @@ def run_workers(
     def stop(signum: int, _frame: FrameType | None) -> None:
         if not stopping:
             stopping.append(time.monotonic())
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+        for w in procs:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     grace = settings.shutdown_grace_seconds + 5  # each child bounds its own stop
-    while any(p.poll() is None for p in procs):
+    while any(w.proc.poll() is None for w in procs):
         if stopping and time.monotonic() - stopping[0] > grace:
-            for p in procs:
-                if p.poll() is None:
-                    log.warning("worker pid %d did not stop in %.0f s: killed", p.pid, grace)
-                    p.kill()
+            for w in procs:
+                if w.proc.poll() is None:
+                    log.warning("worker pid %d did not stop in %.0f s: killed", w.pid, grace)
+                    w.kill()
         time.sleep(0.2)
-    return exit_code([p.returncode for p in procs])
+    return exit_code([w.proc.returncode for w in procs])
 
 
 def exit_code(codes: list[int]) -> int:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +14,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
+from stream.worker_process import WorkerProcess, start_worker
 from tweetstream.clients import kafka_admin, pg_connect, s3_client
 from tweetstream.settings import Settings, child_env
 
@@ -66,45 +64,16 @@ def isolate(settings: Settings, unique: Callable[[str], str], **overrides: Any) 
     return isolated
 
 
-class Worker:
-    """A ``tweetstream worker`` child process (a real Faust worker)."""
-
-    def __init__(self, settings: Settings, log_dir: Path, name: str = "worker") -> None:
-        self.log = log_dir / f"{name}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker"],
-            env=settings_env(settings),
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def kill(self) -> None:
-        """``kill -9``: no flush, no commit, no goodbye."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
 @contextmanager
 def workers(
     settings: Settings, log_dir: Path, count: int = 1, name: str = "worker"
-) -> Iterator[list[Worker]]:
+) -> Iterator[list[WorkerProcess]]:
+    """``count`` real Faust workers (``tweetstream --log-level INFO worker``), stopped after."""
     started = [
-        Worker(
+        start_worker(
             settings.model_copy(update={"metrics_port": settings.metrics_port + i}),
-            log_dir,
-            f"{name}-{i}",
+            log=log_dir / f"{name}-{i}.log",
+            log_level="INFO",
         )
         for i in range(count)
     ]

@@ -20,11 +20,12 @@ import pytest
 
 from serve.api import create_app
 from serve.server import serving
-from tests.integration.streaming import Worker, free_port, isolate, wait_for, workers
+from stream.worker_process import WorkerProcess
+from tests.integration.streaming import free_port, isolate, wait_for, workers
 from tweetstream.settings import Settings
 
 
-def archive_bug_hit(worker: Worker) -> bool:
+def archive_bug_hit(worker: WorkerProcess) -> bool:
     """The worker's S3 sink retries a JSONDecodeError: the archive line-splitting bug."""
     log = worker.log.read_text(errors="replace").splitlines()
     return any("s3 failed" in line and "JSONDecodeError" in line for line in log)
@@ -34,7 +35,7 @@ def archive_bug_hit(worker: Worker) -> bool:
 class Served:
     settings: Settings
     url: str
-    worker: Worker
+    worker: WorkerProcess
     champion_version: str
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections import defaultdict
@@ -14,6 +15,8 @@ import pandas as pd
 import pytest
 
 from models.registry import CHAMPION, alias_version, client_for
+from stream.status import scrape_workers
+from stream.worker_process import start_worker
 from tests.integration.streaming import (
     archive_records,
     consume,
@@ -210,3 +213,30 @@ def test_workers_share_partitions_and_survive_rebalances(
     assert ids_in_db(s) == {r["id"] for r in rows}
     archived = archive_records(s)
     assert len({(a["partition"], a["offset"]) for a in archived}) == len(archived) == 8_000
+
+
+def test_dash_dash_workers_runs_its_children_and_stops_them_on_sigterm(
+    champion: Settings, unique: Callable[[str], str], tmp_path: Path
+) -> None:
+    s = isolate(champion, unique)
+    ports = {s.metrics_port, s.metrics_port + 1}
+    parent = start_worker(
+        s, log=tmp_path / "workers.log", worker_args=["--workers", "2"], log_level="INFO"
+    )
+    try:
+        rows = tweets(500, "children")
+        publish(s, tweet_records(rows))
+        wait_for(lambda: pg_count(s) >= len(rows), 180, "rows from the children", parent.tail)
+        wait_for(
+            lambda: ports <= {w.port for w in scrape_workers(s)},
+            60,
+            "both children's /metrics",
+            parent.tail,
+        )
+        parent.proc.send_signal(signal.SIGTERM)  # the parent alone: it stops its children
+        code = parent.proc.wait(timeout=s.shutdown_grace_seconds + 15)
+    finally:
+        parent.stop()
+    assert code == 0, parent.tail()
+    assert not ports & {w.port for w in scrape_workers(s)}, "a child is still serving"
+    assert ids_in_db(s) == {r["id"] for r in rows}
