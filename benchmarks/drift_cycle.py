@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# run as a script, this folder is on sys.path; the project's packages are installed (editable)
+from stream_bench import cleanup, publish, rows_stored, scratch, start_bench_worker
 
-from benchmarks.stream_bench import WorkerProc, cleanup, publish, rows_stored, scratch
 from models.registry import CHAMPION, client_for
 from models.retrain import serve
 from monitoring.job import run_once
@@ -70,7 +68,7 @@ def main() -> None:
     tweets = pd.read_csv(s.data_dir / "test.csv").fillna("").head(2 * args.window)
     calm = [{"id": f"calm-{i}", "text": t, "keyword": None} for i, t in enumerate(tweets.text)]
     drift = shifted(3 * args.window)
-    worker = WorkerProc(s)
+    worker = start_bench_worker(s)
     marks: dict[str, float] = {"start": time.monotonic()}
     try:
         publish(s, calm)
@@ -102,7 +100,7 @@ def main() -> None:
         promoted = [e for e in events if e["kind"] == "promoted"]
         if promoted:
             version = promoted[-1]["model_version"]
-            from benchmarks.stream_bench import pg_connect
+            from tweetstream.clients import pg_connect
 
             def served() -> int:
                 conn = pg_connect(s)
@@ -129,7 +127,7 @@ def main() -> None:
                 time.sleep(0.2)
             marks["reloaded"] = time.monotonic()
     finally:
-        worker.stop()
+        worker.stop(timeout=60)
     print("\nmodel_events:")
     for e in story(s):
         print(

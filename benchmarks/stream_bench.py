@@ -47,11 +47,10 @@ import pandas as pd
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from models.serving import load_model, predict
+from stream.worker_process import WorkerProcess, start_worker
 from tweetstream.clients import kafka_admin, pg_connect
-from tweetstream.settings import Settings, child_env
+from tweetstream.settings import Settings
 
 
 @dataclass
@@ -133,10 +132,6 @@ def publish(s: Settings, rows: list[dict[str, Any]], rate: float | None = None) 
     producer.close()
 
 
-def settings_env(s: Settings) -> dict[str, str]:
-    return child_env(s, os.environ)
-
-
 def rows_stored(s: Settings) -> tuple[int, Any, Any]:
     conn = pg_connect(s)
     with conn.cursor() as cur:
@@ -167,27 +162,10 @@ def wait(check: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-class WorkerProc:
+def start_bench_worker(s: Settings) -> WorkerProcess:
     """A real ``tweetstream worker`` process, logging to the state directory."""
-
-    def __init__(self, s: Settings) -> None:
-        self.log = (s.state_dir / "logs" / f"bench-{s.worker_group}.log").absolute()
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tweetstream.cli", "--log-level", "INFO", "worker"],
-            env=settings_env(s),
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            print(f"worker did not stop on SIGTERM within 60 s; see {self.log}", flush=True)
+    log = (s.state_dir / "logs" / f"bench-{s.worker_group}.log").absolute()
+    return start_worker(s, log=log, log_level="INFO")
 
 
 # --- CPU time ---------------------------------------------------------------------------
@@ -304,7 +282,8 @@ def worker_throughput(
     s = scratch(base, "wt")
     publish(s, rows)
     procs = [
-        WorkerProc(s.model_copy(update={"metrics_port": s.metrics_port + i})) for i in range(count)
+        start_bench_worker(s.model_copy(update={"metrics_port": s.metrics_port + i}))
+        for i in range(count)
     ]
     clock = CpuClock([w.proc.pid for w in procs])
     clock.start()
@@ -321,7 +300,7 @@ def worker_throughput(
         cpu = steady_cpu_per_10k(stored_times(s), clock.at) if ok else float("nan")
     finally:
         for w in procs:
-            w.stop()
+            w.stop(timeout=60)
         cleanup(base, s)
     span = (last - first).total_seconds() if ok and first and last else float("nan")
     name = "(a) worker" if count == 1 else f"(a) {count} workers"
@@ -332,13 +311,13 @@ def worker_throughput(
 
 def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> Result:
     s = scratch(base, "wl")
-    w = WorkerProc(s)
+    w = start_bench_worker(s)
     publish(s, rows[:50])  # warm-up: model loaded, partitions assigned
     wait(lambda: rows_stored(s)[0] >= 50, 180)
     publish(s, rows[50:], rate=rate)
     wait(lambda: rows_stored(s)[0] >= len(rows), 300)
     lat = latencies_from_db(s)[50:] if len(rows) > 50 else latencies_from_db(s)
-    w.stop()
+    w.stop(timeout=60)
     cleanup(base, s)
     return Result(
         "(a) worker", p50_ms=float(np.percentile(lat, 50)), p99_ms=float(np.percentile(lat, 99))
