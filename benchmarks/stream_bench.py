@@ -259,8 +259,9 @@ class Profile:
     def __init__(self, pid: int, out: Path) -> None:
         exe = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
         out.parent.mkdir(parents=True, exist_ok=True)
-        # --nonblocking: sampling never pauses the worker (it would slow what is measured)
-        what = ["--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "200"]
+        # --gil: only the thread running Python (py-spy's idle detection counts threads waiting
+        # on a queue as busy here); --nonblocking: sampling never pauses the worker
+        what = ["--pid", str(pid), "--subprocesses", "--gil", "--nonblocking", "--rate", "200"]
         self.proc = subprocess.Popen(
             [exe, "record", *what, "--format", "raw", "-o", str(out)],
             stdout=subprocess.DEVNULL,
