@@ -38,11 +38,13 @@ def _free_port() -> int:
 
 @pytest.fixture
 def scratch(unique: Callable[[str], str]) -> Iterator[Path]:
-    """A directory the 'postgres' user can reach (pytest's tmp_path is private to root)."""
-    path = (Settings().state_dir / "scratch" / unique("t")).absolute()
-    path.mkdir(parents=True)
-    for p in (path, path.parent):
-        p.chmod(0o755)
+    """A directory the 'postgres' user can reach and run scripts from.
+
+    Not under the checkout: the checkout itself may sit under a ``drwx------`` directory
+    (root's home, ``mktemp -d``), and pytest's tmp_path is private to root too.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"tweetstream-{unique('t')}-", dir="/tmp"))
+    path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
