@@ -126,6 +126,7 @@ def spare_stack(main: Settings, root: Path, **overrides: Any) -> Iterator[Settin
         for svc in reversed(services):
             _thaw(svc)
             svc.stop()
+            svc.purge()  # a cluster may live outside ``root`` (a private checkout): delete it
 
 
 def _group(svc: LocalService) -> int:
@@ -313,6 +314,7 @@ def run_chaos(
                 producer.kill()
             producer_log.close()
             worker.stop()
+            source.unlink()
         _count(s, expected, result)
     return result
 
