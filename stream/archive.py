@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tweetstream.archive_layout import ArchiveRecord, group_by_key, merge_lines
+from tweetstream.archive_layout import ArchiveRecord, group_by_key, lines_by_offset, merge_records
 from tweetstream.clients import s3_client
 from tweetstream.settings import Settings
 
@@ -24,8 +24,9 @@ __all__ = ["ArchiveRecord", "S3Archive"]
 class S3Archive:
     """Writes archive objects; idempotent per (partition, offset).
 
-    What this process last wrote to a key is kept (a few hundred objects at most), so the
-    next batch of the same partition merges without reading the object back. That is only
+    What this process last wrote to a key is kept, line by offset (a few hundred objects at
+    most), so the next batch of the same partition merges without reading the object back or
+    parsing its lines again. That is only
     right while this worker owns the partition: :meth:`forget` is called whenever partitions
     are revoked, and a restart starts empty, so a key not written by us since is read first.
     """
@@ -38,7 +39,7 @@ class S3Archive:
         self.bucket = settings.archive_bucket
         self._client: Any = s3_client(settings)  # boto3 clients are thread-safe
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archive")
-        self._written: OrderedDict[str, bytes] = OrderedDict()
+        self._written: OrderedDict[str, dict[int, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def forget(self) -> None:
@@ -46,26 +47,27 @@ class S3Archive:
         with self._lock:
             self._written.clear()
 
-    def _known(self, key: str) -> bytes | None:
+    def _known(self, key: str) -> dict[int, str] | None:
         with self._lock:
             return self._written.get(key)
 
-    def _remember(self, key: str, body: bytes) -> None:
+    def _remember(self, key: str, lines: dict[int, str]) -> None:
         with self._lock:
-            self._written[key] = body
+            self._written[key] = lines
             self._written.move_to_end(key)
             while len(self._written) > self.CACHED_OBJECTS:
                 self._written.popitem(last=False)
 
-    def _current(self, key: str) -> bytes:
+    def _current(self, key: str) -> dict[int, str]:
+        """The object's lines by offset (a copy: a failed write must not change what we know)."""
         known = self._known(key)
         if known is not None:
-            return known
+            return dict(known)
         try:
             body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-            return body
         except self._client.exceptions.NoSuchKey:
-            return b""
+            return {}
+        return lines_by_offset(body)
 
     def write(self, records: Sequence[ArchiveRecord]) -> list[str]:
         """Merge ``records`` into their objects; return the keys written."""
@@ -77,8 +79,9 @@ class S3Archive:
         return sorted(groups)
 
     def _merge_into(self, key: str, records: Sequence[ArchiveRecord]) -> None:
-        body = merge_lines(self._current(key), records)
+        lines = self._current(key)
+        body = merge_records(lines, records)
         self._client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
         )
-        self._remember(key, body)
+        self._remember(key, lines)

@@ -6,8 +6,11 @@ The schema itself lives in :mod:`tweetstream.migrations`.
 from __future__ import annotations
 
 import base64
+import io
 import logging
+import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg2 import Binary
@@ -15,16 +18,32 @@ from psycopg2.extras import execute_values
 
 from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect
-from tweetstream.schemas import DeadLetter
+from tweetstream.schemas import DeadLetter, json_time
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_UPSERT = """
-INSERT INTO classified_tweets (id, text, keyword, location, label, probability, model_name,
-    model_version, produced_at, classified_at, kafka_partition, kafka_offset, replay_reason,
-    stored_at)
-VALUES %s
+#: the batch is copied here first (one per connection, emptied by each commit), then upserted
+#: in one statement; no constraints, so that the table itself refuses what it refuses
+_STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS incoming_tweets (
+    id TEXT, text TEXT, keyword TEXT, location TEXT, label SMALLINT, probability REAL,
+    model_name TEXT, model_version TEXT, produced_at TIMESTAMPTZ, classified_at TIMESTAMPTZ,
+    kafka_partition INTEGER, kafka_offset BIGINT, replay_reason TEXT
+) ON COMMIT DELETE ROWS
+"""
+
+_COLUMNS = (
+    "id, text, keyword, location, label, probability, model_name, model_version, produced_at, "
+    "classified_at, kafka_partition, kafka_offset, replay_reason"
+)
+
+_COPY = f"COPY incoming_tweets ({_COLUMNS}) FROM STDIN"
+
+#: stored_at is the database's own clock at write time
+_UPSERT = f"""
+INSERT INTO classified_tweets ({_COLUMNS}, stored_at)
+SELECT {_COLUMNS}, clock_timestamp() FROM incoming_tweets
 ON CONFLICT (id) DO UPDATE SET
     text = EXCLUDED.text, keyword = EXCLUDED.keyword, location = EXCLUDED.location,
     label = EXCLUDED.label, probability = EXCLUDED.probability,
@@ -34,33 +53,45 @@ ON CONFLICT (id) DO UPDATE SET
     replay_reason = EXCLUDED.replay_reason, stored_at = EXCLUDED.stored_at
 """
 
-#: the row values; stored_at is the database's own clock at write time
-_TEMPLATE = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())"
+#: what COPY's text format escapes in a value (it reads \N as NULL)
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str | None) -> str:
+    """``value`` as a field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
+
+
+def _copy_line(record: ArchiveRecord, times: dict[datetime, str]) -> str:
+    """One row of COPY's text format (the columns of :data:`_COLUMNS`, tab-separated)."""
+    r = record.result
+    produced = "\\N" if r.produced_at is None else json_time(r.produced_at)
+    classified = times.get(r.classified_at)
+    if classified is None:  # the same for a whole batch
+        classified = times[r.classified_at] = json_time(r.classified_at)
+    return (
+        f"{_text(r.id)}\t{_text(r.text)}\t{_text(r.keyword)}\t{_text(r.location)}\t"
+        f"{int(r.label)}\t{float(r.probability)!r}\t{_text(r.model_name)}\t"
+        f"{_text(r.model_version)}\t{produced}\t{classified}\t{int(record.partition)}\t"
+        f"{int(record.offset)}\t{_text(r.replay_reason)}\n"
+    )
+
+
+def copy_text(records: Sequence[ArchiveRecord]) -> str:
+    """The rows to COPY for ``records``: one per tweet id, the last one wins."""
+    latest = {r.result.id: r for r in records}
+    times: dict[datetime, str] = {}
+    return "".join([_copy_line(r, times) for r in latest.values()])
+
 
 _DEAD = """
 INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, failed_at,
     original, original_key)
 VALUES %s ON CONFLICT DO NOTHING
 """
-
-
-def _row(record: ArchiveRecord) -> tuple[Any, ...]:
-    tweet = record.result
-    return (
-        tweet.id,
-        tweet.text,
-        tweet.keyword,
-        tweet.location,
-        tweet.label,
-        tweet.probability,
-        tweet.model_name,
-        tweet.model_version,
-        tweet.produced_at,
-        tweet.classified_at,
-        record.partition,
-        record.offset,
-        tweet.replay_reason,
-    )
 
 
 def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
@@ -77,27 +108,34 @@ def _dead_row(letter: DeadLetter) -> tuple[Any, ...]:
 
 
 class PostgresSink:
-    """Upserts a batch in one round-trip; reconnects after a failure."""
+    """Upserts a batch (COPY, then one statement); reconnects after a failure."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._conn: Any = None
+        self._staged = False
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
             self._conn = pg_connect(self.settings)
+            self._staged = False  # the temporary table lives as long as its connection
         return self._conn
 
     def write(self, records: Sequence[ArchiveRecord], dead: Sequence[DeadLetter] = ()) -> None:
-        """Upsert tweets (last one wins per id) and record dead letters, in one transaction."""
-        latest = {r.result.id: _row(r) for r in records}  # one row per id per statement
+        """Upsert tweets (last one wins per id) and record dead letters, in one transaction.
+
+        The tweets are copied into a temporary table and upserted from it in one statement
+        (cheaper to build and to parse than a multi-row VALUES list).
+        """
         conn = self._connection()
         try:
             with conn, conn.cursor() as cur:
-                if latest:
-                    execute_values(
-                        cur, _UPSERT, list(latest.values()), page_size=1000, template=_TEMPLATE
-                    )
+                if records:
+                    if not self._staged:
+                        cur.execute(_STAGING)
+                        self._staged = True
+                    cur.copy_expert(_COPY, io.StringIO(copy_text(records)))
+                    cur.execute(_UPSERT)
                 if dead:
                     execute_values(cur, _DEAD, [_dead_row(d) for d in dead], page_size=1000)
         except Exception:

@@ -27,13 +27,15 @@ from stream.db import LabelSink, PostgresSink
 from stream.faults import Refused, describe, is_permanent, isolate
 from stream.health import Health
 from stream.processing import Incoming, LabelRecord, classify, parse_labels, records_of, validate
+from stream.publish import Message
 from stream.retry import in_thread, retry_forever
 from tweetstream.archive_layout import ArchiveRecord
-from tweetstream.schemas import ClassifiedTweet, DeadLetter, utcnow
+from tweetstream.schemas import ClassifiedRow, DeadLetter, classified_bytes, utcnow
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
-Send = Callable[[bytes | None, bytes], Awaitable[Any]]
+#: publishes records to a topic: None (delivered) or the broker's refusal, per record
+Send = Callable[[Sequence[Message]], Awaitable[list[BaseException | None]]]
 Coordinates = tuple[int, int]
 
 
@@ -185,45 +187,27 @@ class BatchHandler:
         A transient failure raises (and the whole batch is sent again: ``tweets.classified``
         is at-least-once); a record the broker refuses is returned, to be dead-lettered.
         """
-        sends = [self._send(self.send_classified, r.result.id.encode(), r.result) for r in records]
-        sends += [
-            self._send(
-                self.send_dead,
-                d.original_key_b64.encode() if d.original_key_b64 else None,
-                d,
-            )
+        results = [(r.result.id.encode(), classified_bytes(r.result)) for r in records]
+        letters = [
+            (d.original_key_b64.encode() if d.original_key_b64 else None, d.to_bytes())
             for d in dead
         ]
-        # a send that refused at once is an exception already; the rest are delivery futures
-        pending = [await s for s in sends]
-        outcomes = await asyncio.gather(*pending, return_exceptions=True)
-        refused: list[Refused[ArchiveRecord]] = []
-        for i, outcome in enumerate(outcomes):
-            if not isinstance(outcome, BaseException):
-                continue
-            if not is_permanent(outcome):
-                raise outcome
-            if i < len(records):
-                refused.append(Refused(records[i], describe(outcome)))
-            else:  # a dead letter is also kept in dead_letters; it cannot be lost here
+        sent, dead_sent = await asyncio.gather(
+            self.send_classified(results), self.send_dead(letters)
+        )
+        for outcome in dead_sent:  # a dead letter is also kept in dead_letters: not lost here
+            if outcome is not None:
                 log.error("the DLQ refused a dead letter: %s", describe(outcome))
-        return refused
-
-    async def _send(self, send: Send, key: bytes | None, message: Any) -> Any:
-        """``send``'s delivery future, or a done future holding a refusal raised at once."""
-        try:
-            return await send(key, message.to_bytes())
-        except Exception as err:
-            if not is_permanent(err):
-                raise
-            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            failed.set_exception(err)
-            return failed
+        return [
+            Refused(r, describe(outcome))
+            for r, outcome in zip(records, sent, strict=True)
+            if outcome is not None
+        ]
 
     def _observe(
         self,
         batch: list[Incoming],
-        results: list[ClassifiedTweet],
+        results: list[ClassifiedRow],
         dead: list[DeadLetter],
         loaded: LoadedModel,
         seconds: float,

@@ -8,16 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
+from models.errors import ModelError
 from models.serving import LoadedModel, predict
 from stream.archive import ArchiveRecord
 from tweetstream.schemas import (
     LABEL_NAMES,
-    ClassifiedTweet,
+    ClassifiedRow,
     DeadLetter,
     InvalidRecord,
     RawTweet,
     parse_label,
     parse_raw,
+    storable_reason,
 )
 
 
@@ -89,7 +93,7 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
     return good, dead
 
 
-def records_of(valid: list[Valid], results: list[ClassifiedTweet]) -> list[ArchiveRecord]:
+def records_of(valid: list[Valid], results: list[ClassifiedRow]) -> list[ArchiveRecord]:
     """Pair each valid record with its result: what every sink stores."""
     return [
         ArchiveRecord(v.source.partition, v.source.offset, v.source.timestamp_ms, v.tweet, r)
@@ -97,24 +101,32 @@ def records_of(valid: list[Valid], results: list[ClassifiedTweet]) -> list[Archi
     ]
 
 
-def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedTweet]:
-    """One model call for the whole batch (:func:`models.serving.predict`)."""
+def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedRow]:
+    """One model call for the whole batch (:func:`models.serving.predict`).
+
+    The results are plain rows, not ClassifiedTweets: the rules ClassifiedTweet adds to the
+    RawTweet's are checked here once per batch (a probability in [0, 1]; a replay reason, an
+    unchecked Kafka header, made storable).
+    """
     tweets = [v.tweet for v in batch]
     out = predict(model.model, [t.text for t in tweets], [t.keyword for t in tweets])
+    if np.isnan(out.probability).any():  # predict clips to [0, 1]; NaN is all that is left
+        raise ModelError(f"model {model.name} version {model.version} answered NaN")
+    name, version, names = model.name, model.version, LABEL_NAMES
     return [
-        ClassifiedTweet(
-            id=t.id,
-            text=t.text,
-            keyword=t.keyword,
-            location=t.location,
-            label=label,
-            label_name=LABEL_NAMES[label],
-            probability=p,
-            model_name=model.name,
-            model_version=model.version,
-            produced_at=t.produced_at,
-            classified_at=now,
-            replay_reason=v.source.replay_reason,
+        ClassifiedRow(
+            t.id,
+            t.text,
+            t.keyword,
+            t.location,
+            label,
+            names[label],
+            p,
+            name,
+            version,
+            t.produced_at,
+            now,
+            None if v.source.replay_reason is None else storable_reason(v.source.replay_reason),
         )
         for v, t, p, label in zip(
             batch, tweets, out.probability.tolist(), out.label.tolist(), strict=True

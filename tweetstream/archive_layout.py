@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tweetstream.schemas import ClassifiedTweet, InvalidRecord, RawTweet, parse_json, parse_raw
+from tweetstream.schemas import (
+    ClassifiedRow,
+    ClassifiedTweet,
+    InvalidRecord,
+    RawTweet,
+    parse_json,
+    parse_raw,
+    result_values,
+    tweet_values,
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,8 @@ class ArchiveRecord:
     offset: int
     timestamp_ms: int
     tweet: RawTweet
-    result: ClassifiedTweet
+    #: a ClassifiedTweet, or the worker's ClassifiedRow of the same fields (written the same)
+    result: ClassifiedTweet | ClassifiedRow
 
     def to_json(self) -> str:
         """The record as one archive line (no trailing newline)."""
@@ -46,6 +56,7 @@ class ArchiveRecord:
 #: the Kafka timestamps a key can name: any producer may set one, Python dates end at 9999
 _FIRST_MS = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp() * 1000)
 _LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
+_HOUR_MS = 3_600_000
 
 _KEY = re.compile(
     r"/date=(?P<date>\d{4}-\d{2}-\d{2})/hour=(?P<hour>\d{2})/partition=(?P<partition>\d+)/"
@@ -100,25 +111,37 @@ def group_by_key(
 ) -> dict[str, list[ArchiveRecord]]:
     """Records grouped by the object they belong to."""
     groups: dict[str, list[ArchiveRecord]] = defaultdict(list)
+    keys: dict[tuple[int, int, int], str] = {}  # a key per partition, chunk and hour
     for r in records:
-        groups[object_key(prefix, chunk, r.partition, r.offset, r.timestamp_ms)].append(r)
+        where = (r.partition, r.offset // chunk, r.timestamp_ms // _HOUR_MS)
+        key = keys.get(where)
+        if key is None:
+            key = keys[where] = object_key(prefix, chunk, r.partition, r.offset, r.timestamp_ms)
+        groups[key].append(r)
     return dict(groups)
 
 
 # --- lines -----------------------------------------------------------------------------------
 
 
+#: json.dumps(..., ensure_ascii=False) without building an encoder per call
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def encode_line(record: ArchiveRecord) -> str:
-    """One record as a JSON object on one line (non-ASCII text kept as is)."""
-    return json.dumps(
+    """One record as a JSON object on one line (non-ASCII text kept as is).
+
+    The tweet and the result as their models dump them to JSON values (``exclude_none``),
+    with ``json.dumps``'s separators.
+    """
+    return _LINE_ENCODER.encode(
         {
             "partition": record.partition,
             "offset": record.offset,
             "timestamp_ms": record.timestamp_ms,
-            "tweet": record.tweet.model_dump(mode="json", exclude_none=True),
-            "result": record.result.model_dump(mode="json", exclude_none=True),
-        },
-        ensure_ascii=False,
+            "tweet": tweet_values(record.tweet),
+            "result": result_values(record.result),
+        }
     )
 
 
@@ -133,14 +156,21 @@ def lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
-    """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
-    by_offset: dict[int, str] = {}
-    for _, line in lines(existing.decode()):
-        by_offset[int(json.loads(line)["offset"])] = line
+def lines_by_offset(body: bytes) -> dict[int, str]:
+    """An object's lines by the offset each holds."""
+    return {int(json.loads(line)["offset"]): line for _, line in lines(body.decode())}
+
+
+def merge_records(by_offset: dict[int, str], records: Sequence[ArchiveRecord]) -> bytes:
+    """Add ``records`` to ``by_offset`` (new wins, in place); the object's body, sorted."""
     for r in records:
         by_offset[r.offset] = encode_line(r)
-    return ("\n".join(by_offset[o] for o in sorted(by_offset)) + "\n").encode()
+    return ("\n".join([by_offset[o] for o in sorted(by_offset)]) + "\n").encode()
+
+
+def merge_lines(existing: bytes, records: Sequence[ArchiveRecord]) -> bytes:
+    """Existing JSON Lines plus ``records``, one line per offset (new wins), sorted."""
+    return merge_records(lines_by_offset(existing), records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,10 @@ import base64
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import to_json, to_jsonable_python
 
 SCHEMA_VERSION = 1
 #: longest text accepted (tweets are <= 280 characters; leave room for long posts)
@@ -213,6 +214,81 @@ class ClassifiedTweet(_Message):
     def _reason_storable(cls, value: Any) -> Any:
         # a Kafka header anyone can set: keep it, made storable, rather than refuse the tweet
         return storable_reason(value) if isinstance(value, str) else value
+
+
+class ClassifiedRow(NamedTuple):
+    """A :class:`ClassifiedTweet`'s fields as a plain tuple: the worker's hot path.
+
+    Building and serialising one pydantic object per tweet costs more than the model call, so
+    the worker builds these instead, from a :class:`RawTweet` that :func:`parse_raw` accepted
+    and the model's answer (``stream.processing.classify`` applies ClassifiedTweet's other
+    rules to the batch: a probability in [0, 1], ``replay_reason`` made storable).
+    :func:`result_values` and :func:`classified_bytes` write exactly what ClassifiedTweet
+    writes (tests/unit/test_fast_writers.py compares them on hostile text), so ClassifiedTweet
+    stays the contract every reader validates with.
+    """
+
+    id: str
+    text: str
+    keyword: str | None
+    location: str | None
+    label: int
+    label_name: str
+    probability: float
+    model_name: str
+    model_version: str
+    produced_at: datetime | None
+    classified_at: datetime
+    replay_reason: str | None = None
+
+
+def json_time(value: datetime) -> str:
+    """A datetime as the schemas write it in JSON (``2026-11-27T13:05:00.120000Z``)."""
+    text: str = to_jsonable_python(value)
+    return text
+
+
+def tweet_values(tweet: RawTweet) -> dict[str, Any]:
+    """``tweet.model_dump(mode="json", exclude_none=True)``, without pydantic's per-call cost."""
+    values: dict[str, Any] = {"schema_version": tweet.schema_version, "id": tweet.id}
+    values["text"] = tweet.text
+    if tweet.keyword is not None:
+        values["keyword"] = tweet.keyword
+    if tweet.location is not None:
+        values["location"] = tweet.location
+    if tweet.produced_at is not None:
+        values["produced_at"] = json_time(tweet.produced_at)
+    return values
+
+
+def result_values(result: ClassifiedTweet | ClassifiedRow) -> dict[str, Any]:
+    """``ClassifiedTweet.model_dump(mode="json", exclude_none=True)`` of ``result``."""
+    if isinstance(result, ClassifiedTweet):
+        return result.model_dump(mode="json", exclude_none=True)
+    values: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "id": result.id}
+    values["text"] = result.text
+    if result.keyword is not None:
+        values["keyword"] = result.keyword
+    if result.location is not None:
+        values["location"] = result.location
+    values["label"] = result.label
+    values["label_name"] = result.label_name
+    values["probability"] = result.probability
+    values["model_name"] = result.model_name
+    values["model_version"] = result.model_version
+    if result.produced_at is not None:
+        values["produced_at"] = json_time(result.produced_at)
+    values["classified_at"] = json_time(result.classified_at)
+    if result.replay_reason is not None:
+        values["replay_reason"] = result.replay_reason
+    return values
+
+
+def classified_bytes(result: ClassifiedTweet | ClassifiedRow) -> bytes:
+    """The ``tweets.classified`` value of ``result``: ``ClassifiedTweet.to_bytes()``'s bytes."""
+    if isinstance(result, ClassifiedTweet):
+        return result.to_bytes()
+    return to_json(result_values(result))
 
 
 class DeadLetter(_Message):
