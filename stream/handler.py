@@ -15,6 +15,7 @@ The batch is acked (by asking for the next one) only when all of that succeeded.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -58,6 +59,7 @@ class BatchHandler:
         self.send_classified = send_classified
         self.send_dead = send_dead
         self.health = health or Health()
+        self._frozen_with: LoadedModel | None = None
 
     async def model(self) -> LoadedModel:
         """The served model; waits (holding the batch, committing nothing) until one exists."""
@@ -72,6 +74,13 @@ class BatchHandler:
                     )
                     warned = True
                 await asyncio.sleep(min(self.settings.model_poll_seconds, 5.0))
+        if self.holder.current is not self._frozen_with:
+            # A full collection walks every object, the model's included (~0.2 s a pause, a
+            # few times a minute under load): what exists now (model, libraries) lives on
+            # anyway, so it is moved out of the collector's sight (after a swap, reference
+            # cycles of the old model are never collected: a few per model version).
+            self._frozen_with = self.holder.current
+            gc.freeze()
         return self.holder.current
 
     def _retry(self, name: str, call: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
