@@ -20,7 +20,7 @@ from typing import Any
 import faust
 
 from models.serving import ModelHolder
-from stream.consumer import App
+from stream.consumer import App, QuietMonitor
 from stream.handler import BatchHandler
 from stream.health import Health
 from stream.processing import Incoming
@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 def replay_reason(headers: Any) -> str | None:
     """The backfill reason from a replayed record's header, if any."""
-    items = headers.items() if isinstance(headers, dict) else (headers or [])
+    if not headers:  # nearly every record
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
     for key, value in items:
         if key == REPLAY_HEADER:
             return bytes(value).decode("utf-8", "replace") if value is not None else ""
@@ -86,6 +88,7 @@ def create_app(
         # results go out in one batch per partition (stream/publish.py): room for ~600 tweets
         producer_max_batch_size=256 * 1024,
         stream_wait_empty=True,
+        Monitor=QuietMonitor,
         broker_credentials=faust_broker_credentials(settings),
     )
     raw = _bytes_topic(app, settings.raw_topic)

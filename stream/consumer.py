@@ -22,9 +22,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Gener
 from typing import Any, Protocol, TypeVar, cast
 
 import faust
+from faust.sensors import Monitor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
+from faust.types import TP, EventT, Message, StreamT, TransportT
 from mode import Service, ServiceT
 
 T = TypeVar("T")
@@ -163,6 +164,28 @@ class Transport(faust_aiokafka.Transport):
     """Faust's aiokafka transport with :class:`Consumer`."""
 
     Consumer = Consumer
+
+
+class QuietMonitor(Monitor):
+    """Faust's monitor without its per-record bookkeeping.
+
+    Faust's own statistics feed its web views, which the worker turns off; its metrics are
+    Prometheus's (:mod:`stream.metrics`). Commits, offsets and the rest are still recorded.
+    """
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        pass
+
+    def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT, event: EventT) -> None:
+        return None
+
+    def on_stream_event_out(
+        self, tp: TP, offset: int, stream: StreamT, event: EventT, state: Any = None
+    ) -> None:
+        pass
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        pass
 
 
 class App(faust.App):
