@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     worker_group: str = Field(
         "tweetstream-worker", description="Faust app id = Kafka consumer group of the workers."
     )
-    batch_size: int = Field(1000, ge=1, description="Most tweets classified in one batch.")
+    batch_size: int = Field(3000, ge=1, description="Most tweets classified in one batch.")
     batch_within: float = Field(
         0.05, gt=0, description="Seconds a batch waits to fill before it is processed anyway."
     )
