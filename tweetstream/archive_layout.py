@@ -21,13 +21,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from json.encoder import encode_basestring as _quote  # json.dumps's escaping
 from typing import Any
 
 from tweetstream.schemas import (
+    SCHEMA_VERSION,
     ClassifiedRow,
     ClassifiedTweet,
     InvalidRecord,
     RawTweet,
+    json_time,
     parse_json,
     parse_raw,
     result_values,
@@ -134,6 +137,8 @@ def encode_line(record: ArchiveRecord) -> str:
     The tweet and the result as their models dump them to JSON values (``exclude_none``),
     with ``json.dumps``'s separators.
     """
+    if isinstance(record.result, ClassifiedRow):
+        return _row_line(record, record.result)
     return _LINE_ENCODER.encode(
         {
             "partition": record.partition,
@@ -143,6 +148,56 @@ def encode_line(record: ArchiveRecord) -> str:
             "result": result_values(record.result),
         }
     )
+
+
+def _row_line(record: ArchiveRecord, r: ClassifiedRow) -> str:
+    """:func:`encode_line` of the worker's row, written piece by piece: the same text as
+    ``json.dumps`` (its string escaping, ``repr`` of numbers), with the tweet's strings
+    escaped once for both halves (tests/unit/test_fast_writers.py compares them)."""
+    t = record.tweet
+    text, ident = _quote(t.text), _quote(t.id)
+    keyword = None if t.keyword is None else _quote(t.keyword)
+    location = None if t.location is None else _quote(t.location)
+    produced = None if t.produced_at is None else _quote(json_time(t.produced_at))
+    line = (
+        f'{{"partition": {record.partition!r}, "offset": {record.offset!r}, '
+        f'"timestamp_ms": {record.timestamp_ms!r}, "tweet": {{"schema_version": '
+        f'{t.schema_version!r}, "id": {ident}, "text": {text}'
+    )
+    line += _optional(keyword, location, produced) + "}, "
+    if (r.id, r.text, r.keyword, r.location, r.produced_at) != (
+        t.id,
+        t.text,
+        t.keyword,
+        t.location,
+        t.produced_at,
+    ):  # a row not made from this tweet (the worker's always is)
+        ident, text = _quote(r.id), _quote(r.text)
+        keyword = None if r.keyword is None else _quote(r.keyword)
+        location = None if r.location is None else _quote(r.location)
+        produced = None if r.produced_at is None else _quote(json_time(r.produced_at))
+    line += (
+        f'"result": {{"schema_version": {SCHEMA_VERSION!r}, "id": {ident}, "text": {text}'
+        + _optional(keyword, location)
+        + f', "label": {r.label!r}, "label_name": {_quote(r.label_name)}, '
+        f'"probability": {r.probability!r}, "model_name": {_quote(r.model_name)}, '
+        f'"model_version": {_quote(r.model_version)}'
+        + _optional(None, None, produced)
+        + f', "classified_at": {_quote(json_time(r.classified_at))}'
+    )
+    if r.replay_reason is not None:
+        line += f', "replay_reason": {_quote(r.replay_reason)}'
+    return line + "}}"
+
+
+def _optional(keyword: str | None, location: str | None, produced: str | None = None) -> str:
+    """The optional members that are there, already escaped."""
+    out = "" if keyword is None else f', "keyword": {keyword}'
+    if location is not None:
+        out += f', "location": {location}'
+    if produced is not None:
+        out += f', "produced_at": {produced}'
+    return out
 
 
 def lines(text: str) -> Iterator[tuple[int, str]]:

@@ -165,3 +165,13 @@ def test_fast_writers_match_the_schemas_on_the_hostile_corpus() -> None:
         now=datetime(2026, 11, 27, 13, 5, 0, 120_000, tzinfo=UTC),
         ts=1_795_000_000_000,
     )
+
+
+def test_a_row_not_made_from_its_tweet_is_written_from_its_own_fields() -> None:
+    tweet = RawTweet(id="a", text="fire\u2028near", keyword="k", produced_at=1_700_000_000)
+    other = RawTweet(id="b", text='"quoted" \\ text', location="Zürich")
+    loaded = LoadedModel("m", "3", Fixed([0.25]))
+    [row] = classify(loaded, [Valid(other, Incoming(b"k", b"", 0, 7, 5))], datetime.now(UTC))
+    expected = contract(other, row, None)
+    record = ArchiveRecord(0, 7, 5, tweet, row)
+    assert encode_line(record) == reference_line(record, expected)
