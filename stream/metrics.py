@@ -7,7 +7,9 @@ from prometheus_client import Counter, Gauge, Histogram
 EVENTS = Counter("tweetstream_events_total", "Records handled by the worker", ["outcome"])
 DLQ = Counter("tweetstream_dlq_total", "Records sent to the dead-letter queue", ["reason_kind"])
 BATCH_SIZE = Histogram(
-    "tweetstream_batch_size", "Records per batch", buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 3000)
+    "tweetstream_batch_size",
+    "Records per batch",
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 3000),
 )
 BATCH_SECONDS = Histogram(
     "tweetstream_batch_seconds",
