@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -274,6 +276,18 @@ class Profile:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def top_functions(raw: Path, most: int = 15) -> list[tuple[float, str]]:
+    """The functions a py-spy raw file found running most (share of samples, function)."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if ";" in stack:  # the first frame names the process; no Python frame: native code
+            leaf = stack.rsplit(";", 1)[-1]
+            counts[re.sub(r":\d+\)$", ")", leaf)] += int(count)
+    total = sum(counts.values()) or 1
+    return [(n / total, name) for name, n in counts.most_common(most)]
 
 
 # --- (a) the project's worker ------------------------------------------------------------
@@ -631,6 +645,10 @@ def main() -> None:
         f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}   "
         f"2 workers / 1 = {two / a:.2f}   load average (1 min) {load[0]:.2f} → {load[1]:.2f}"
     )
+    if profile is not None and profile.exists():
+        print(f"\nworker's top functions (py-spy --gil, {profile}):")
+        for share, name in top_functions(profile):
+            print(f"{share:6.1%}  {name}")
     if args.json:
         print(json.dumps(summary(through, in_order, latency, load)), flush=True)
 
