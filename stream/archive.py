@@ -26,13 +26,17 @@ class S3Archive:
 
     What this process last wrote to a key is kept, line by offset (a few hundred objects at
     most), so the next batch of the same partition merges without reading the object back or
-    parsing its lines again. That is only
-    right while this worker owns the partition: :meth:`forget` is called whenever partitions
-    are revoked, and a restart starts empty, so a key not written by us since is read first.
+    parsing its lines again. Which keys exist is known per folder (date, hour, partition) from
+    one listing plus every key written since, so a new object (every 250 offsets) is written
+    without asking for it first. That is only right while this worker owns the partition:
+    :meth:`forget` is called whenever partitions are revoked, and a restart starts empty, so
+    a key not written by us since is read first.
     """
 
     #: objects whose last content is kept
     CACHED_OBJECTS = 256
+    #: folders whose keys are known
+    LISTED_FOLDERS = 64
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -40,12 +44,14 @@ class S3Archive:
         self._client: Any = s3_client(settings)  # boto3 clients are thread-safe
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="archive")
         self._written: OrderedDict[str, dict[int, str]] = OrderedDict()
+        self._existing: OrderedDict[str, set[str]] = OrderedDict()  # folder -> its keys
         self._lock = threading.Lock()
 
     def forget(self) -> None:
         """Drop what we know of every object (partitions moved: others may write them now)."""
         with self._lock:
             self._written.clear()
+            self._existing.clear()
 
     def _known(self, key: str) -> dict[int, str] | None:
         with self._lock:
@@ -57,12 +63,35 @@ class S3Archive:
             self._written.move_to_end(key)
             while len(self._written) > self.CACHED_OBJECTS:
                 self._written.popitem(last=False)
+            keys = self._existing.get(_folder(key))
+            if keys is not None:  # it exists now, even once its content is forgotten
+                keys.add(key)
+
+    def _may_exist(self, key: str) -> bool:
+        """False when ``key`` is known not to exist (its folder listed, not written since)."""
+        folder = _folder(key)
+        with self._lock:
+            keys = self._existing.get(folder)
+        if keys is None:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=folder
+            )
+            listed = {o["Key"] for page in pages for o in page.get("Contents", [])}
+            with self._lock:  # merged: a key written meanwhile by another thread stays
+                keys = self._existing.setdefault(folder, set())
+                keys |= listed
+                self._existing.move_to_end(folder)
+                while len(self._existing) > self.LISTED_FOLDERS:
+                    self._existing.popitem(last=False)
+        return key in keys
 
     def _current(self, key: str) -> dict[int, str]:
         """The object's lines by offset (a copy: a failed write must not change what we know)."""
         known = self._known(key)
         if known is not None:
             return dict(known)
+        if not self._may_exist(key):
+            return {}
         try:
             body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self._client.exceptions.NoSuchKey:
@@ -85,3 +114,8 @@ class S3Archive:
             Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson"
         )
         self._remember(key, lines)
+
+
+def _folder(key: str) -> str:
+    """The key's folder: everything up to its last slash (date, hour and partition)."""
+    return key[: key.rindex("/") + 1]

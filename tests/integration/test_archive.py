@@ -47,3 +47,20 @@ def test_partition_moving_between_workers_loses_nothing(
     assert offsets(s) == [0, 1, 2, 3]
     first.write([record(1), record(3)])  # a redelivered batch overwrites, never duplicates
     assert offsets(s) == [0, 1, 2, 3]
+
+
+def test_an_object_whose_content_was_forgotten_is_read_back_not_overwritten(
+    settings: Settings, unique: Callable[[str], str]
+) -> None:
+    s = settings.model_copy(
+        update={"archive_prefix": unique("archive"), "archive_chunk_offsets": 100}
+    )
+    archive = S3Archive(s)
+    archive.CACHED_OBJECTS = 1  # keeps the content of one object only
+    archive.write([record(0)])  # creates offsets-0 (its folder listed: empty)
+    archive.write([record(100)])  # creates offsets-100; offsets-0's content is forgotten
+    archive.write([record(1)])  # offsets-0 is known to exist: read back and merged
+    assert offsets(s) == [0, 1, 100]
+    newcomer = S3Archive(s)  # a worker that starts (or got the partition): lists, then reads
+    newcomer.write([record(2), record(101)])
+    assert offsets(s) == [0, 1, 2, 100, 101]
