@@ -1,11 +1,13 @@
 """The Faust app: one thin, batched agent plus a timer that follows ``@champion``.
 
-Delivery: ``take_events`` acks a batch's events only when the agent asks for the next batch,
-and the agent only does that after every record is stored or dead-lettered (sinks retry
-while their service is away, see ``retry.py``; refused records are isolated, see
-``handler.py``). Faust commits acked offsets, so a crash (even ``kill -9``) replays the
-uncommitted batch; the sinks are idempotent (upsert by id, archive keyed by offset), so
-PostgreSQL and S3 end with each tweet exactly once and ``tweets.classified`` at least once.
+Delivery: a batch's events are acked only after every record is stored or dead-lettered
+(sinks retry while their service is away, see ``retry.py``; refused records are isolated,
+see ``handler.py``). The agent classifies the next batch while the last one is stored
+(``pipeline.py``), so it holds one more reference to each event than ``take_events`` acks
+and drops it when the batch is stored. Faust commits acked offsets, so a crash (even
+``kill -9``) replays the uncommitted batches; the sinks are idempotent (upsert by id,
+archive keyed by offset), so PostgreSQL and S3 end with each tweet exactly once and
+``tweets.classified`` at least once.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import faust
 
 from models.serving import ModelHolder
 from stream.consumer import App, QuietMonitor
-from stream.handler import BatchHandler
+from stream.handler import BatchHandler, Prepared
 from stream.health import Health
+from stream.pipeline import Pipeline
 from stream.processing import Incoming
 from stream.publish import Message, send_many
 from tweetstream.clients import faust_broker_credentials
@@ -53,6 +56,20 @@ def _incoming(event: Any) -> Incoming:
         timestamp_ms=int((msg.timestamp or time.time()) * 1000),
         replay_reason=replay_reason(msg.headers),
     )
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep ``events`` unacked past ``take_events``' own ack (one more reference each)."""
+    for event in events:
+        event.message.incref()
+
+
+def release(events: Sequence[Any]) -> None:
+    """Drop the reference :func:`hold` took: the last one marks the offset committable."""
+    for event in events:
+        if event.ack():
+            message = event.message
+            event.app.sensors.on_message_out(message.tp, message.offset, message)
 
 
 def _broker_urls(bootstrap: str) -> list[str]:
@@ -114,8 +131,20 @@ def create_app(
 
     @app.agent(raw, name="classify")
     async def classify_tweets(stream: Any) -> None:  # faust's stubs lack take_events
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            await handler.handle([_incoming(e) for e in events])
+        pipeline: Pipeline[Any, Prepared] = Pipeline(
+            lambda events: handler.prepare([_incoming(e) for e in events]),
+            handler.store,
+            release,
+            max_batch=settings.batch_size,
+        )
+        try:  # collect only: the pipeline batches, classifies and stores in its own task
+            async for events in stream.take_events(
+                settings.batch_size, within=settings.batch_within
+            ):
+                hold(events)  # take_events acks them when we ask for more: too early
+                await pipeline.put(events)
+        finally:
+            pipeline.cancel()  # what is not stored is not acked: it is redelivered
 
     @app.agent(_bytes_topic(app, settings.labels_topic), name="labels")
     async def store_labels(stream: Any) -> None:  # true labels, joined by id in monitoring

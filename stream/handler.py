@@ -19,15 +19,27 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from models.serving import LoadedModel, ModelHolder
 from stream import metrics
 from stream.archive import S3Archive
+from stream.coalesce import Coalescer
 from stream.db import LabelSink, PostgresSink
 from stream.faults import Refused, describe, is_permanent, isolate
 from stream.health import Health
-from stream.processing import Incoming, LabelRecord, classify, parse_labels, records_of, validate
+from stream.inference import InferenceProcess
+from stream.processing import (
+    Incoming,
+    LabelRecord,
+    Predictor,
+    classify,
+    parse_labels,
+    predict_here,
+    records_of,
+    validate,
+)
 from stream.publish import Message
 from stream.retry import in_thread, retry_forever
 from tweetstream.archive_layout import ArchiveRecord
@@ -38,6 +50,28 @@ log = logging.getLogger(__name__)
 #: publishes records to a topic: None (delivered) or the broker's refusal, per record
 Send = Callable[[Sequence[Message]], Awaitable[list[BaseException | None]]]
 Coordinates = tuple[int, int]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch validated and classified, ready for the sinks."""
+
+    batch: list[Incoming]
+    loaded: LoadedModel
+    results: list[ClassifiedRow]
+    records: list[ArchiveRecord]
+    dead: list[DeadLetter]
+    began: float  # perf_counter() when preparing started
+
+
+async def _timed(stage: str, sink: Awaitable[T]) -> T:
+    """Await one sink (retries included), observing its wall time."""
+    began = time.perf_counter()
+    try:
+        return await sink
+    finally:
+        metrics.STAGE_SECONDS.labels(stage=stage).observe(time.perf_counter() - began)
 
 
 class BatchHandler:
@@ -56,10 +90,17 @@ class BatchHandler:
         self.postgres = PostgresSink(settings)
         self.labels = LabelSink(settings)
         self.archive = S3Archive(settings)
+        self.archive_lane: Coalescer[ArchiveRecord] = Coalescer(
+            self._archive,
+            max_wait=settings.archive_max_wait,
+            max_items=settings.archive_max_records,
+        )
         self.send_classified = send_classified
         self.send_dead = send_dead
         self.health = health or Health()
         self._frozen_with: LoadedModel | None = None
+        self.inference = InferenceProcess() if settings.inference_process else None
+        self.predictor: Predictor = self.inference.predict if self.inference else predict_here
 
     async def model(self) -> LoadedModel:
         """The served model; waits (holding the batch, committing nothing) until one exists."""
@@ -87,24 +128,65 @@ class BatchHandler:
         return retry_forever(name, call, self.settings.sink_retry_max_seconds, self.health)
 
     async def handle(self, batch: list[Incoming]) -> None:
+        """Classify and store one batch, and wait until every sink has written it."""
+        await (await self.store(await self.prepare(batch)))
+
+    async def prepare(self, batch: list[Incoming]) -> Prepared:
+        """Validate and classify a batch, off the event loop; nothing is written yet."""
         began = time.perf_counter()
         self.health.batch_started()
         loaded = await self.model()
+        return await asyncio.to_thread(self._prepare, batch, loaded, began)
+
+    def _prepare(self, batch: list[Incoming], loaded: LoadedModel, began: float) -> Prepared:
         valid, dead = validate(batch, self.settings.raw_topic)
-        results = await asyncio.to_thread(classify, loaded, valid, utcnow())
-        records = records_of(valid, results)
-        refused = await self._sink(records, dead)
+        validated = time.perf_counter()
+        results = classify(loaded, valid, utcnow(), self.predictor)
+        metrics.STAGE_SECONDS.labels(stage="validate").observe(validated - began)
+        metrics.STAGE_SECONDS.labels(stage="classify").observe(time.perf_counter() - validated)
+        return Prepared(batch, loaded, results, records_of(valid, results), dead, began)
+
+    async def store(self, prepared: Prepared) -> Awaitable[None]:
+        """Write a prepared batch to PostgreSQL and Kafka, and hand it to the archive.
+
+        Returns what settles the batch: it waits for the archive's write (several batches
+        are archived at once, :class:`~stream.coalesce.Coalescer`), dead-letters what any
+        sink refused, and only then counts the batch as done.
+        """
+        archived = await self.archive_lane.add(prepared.records)
+        refused = await self._sink(prepared.records, prepared.dead)
+        return self._settle(prepared, refused, archived)
+
+    async def _settle(
+        self,
+        prepared: Prepared,
+        refused: dict[str, list[Refused[ArchiveRecord]]],
+        archived: Awaitable[list[Refused[ArchiveRecord]]],
+    ) -> None:
+        began = time.perf_counter()
+        refused_by_s3 = await archived
+        metrics.STAGE_SECONDS.labels(stage="s3_wait").observe(time.perf_counter() - began)
+        if refused_by_s3:
+            refused = {**refused, "s3": refused_by_s3}
+        dead = prepared.dead
         if refused:
-            dead_by_sink = self._refusal_letters(batch, refused)
+            dead_by_sink = self._refusal_letters(prepared.batch, refused)
             await self._dead_letter(dead_by_sink)
             dead = dead + dead_by_sink
         self.health.batch_done()
-        self._observe(batch, results, dead, loaded, time.perf_counter() - began)
+        seconds = time.perf_counter() - prepared.began
+        self._observe(prepared.batch, prepared.results, dead, prepared.loaded, seconds)
+
+    async def _archive(self, records: list[ArchiveRecord]) -> list[Refused[ArchiveRecord]]:
+        """One coalesced archive write: retried while S3 is away, refused records returned."""
+        write = in_thread(lambda: isolate(records, self.archive.write))
+        result: list[Refused[ArchiveRecord]] = await _timed("s3", self._retry("s3", write))
+        return result
 
     async def _sink(
         self, records: list[ArchiveRecord], dead: list[DeadLetter]
     ) -> dict[str, list[Refused[ArchiveRecord]]]:
-        """Write every sink concurrently; return what each sink refused."""
+        """Write PostgreSQL and Kafka concurrently; return what each refused."""
 
         def postgres() -> list[Refused[ArchiveRecord]]:
             try:  # the common case: one round-trip for tweets and dead letters together
@@ -121,10 +203,7 @@ class BatchHandler:
             "postgres": self._retry("postgres", in_thread(postgres)),
             "kafka": self._retry("kafka", lambda: self.publish(records, dead)),
         }
-        if records:
-            archive = in_thread(lambda: isolate(records, self.archive.write))
-            sinks["s3"] = self._retry("s3", archive)
-        outcomes = await asyncio.gather(*sinks.values())
+        outcomes = await asyncio.gather(*(_timed(name, s) for name, s in sinks.items()))
         return {name: out for name, out in zip(sinks, outcomes, strict=True) if out}
 
     def _refusal_letters(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from stream import metrics
@@ -17,23 +18,25 @@ Clock = Callable[[], float]
 
 
 class Health:
-    """Failing sinks (since when), the batch in flight (since when), the last batch done."""
+    """Failing sinks (since when), the batches in flight (since when), the last batch done."""
 
     def __init__(self, clock: Clock = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._failing: dict[str, float] = {}
-        self._in_flight_since: float | None = None
+        self._in_flight: deque[float] = deque()  # start of each batch in flight, oldest first
         self._last_done: float = clock()
 
     # --- written by the worker ------------------------------------------------------
     def batch_started(self) -> None:
         with self._lock:
-            self._in_flight_since = self._clock()
+            self._in_flight.append(self._clock())
 
     def batch_done(self) -> None:
+        """The oldest batch in flight is done (batches are stored in the order they start)."""
         with self._lock:
-            self._in_flight_since = None
+            if self._in_flight:
+                self._in_flight.popleft()
             self._last_done = self._clock()
 
     def sink_failed(self, sink: str) -> None:
@@ -56,9 +59,9 @@ class Health:
             return {sink: now - since for sink, since in self._failing.items()}
 
     def in_flight_seconds(self) -> float:
-        """Age of the batch being processed; 0 when the worker waits for records."""
+        """Age of the oldest batch being processed; 0 when the worker waits for records."""
         with self._lock:
-            since = self._in_flight_since
+            since = self._in_flight[0] if self._in_flight else None
         return self._clock() - since if since is not None else 0.0
 
     def since_last_batch(self) -> float:

@@ -16,6 +16,12 @@ BATCH_SECONDS = Histogram(
     "Wall time of one batch: classify and all sinks",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+STAGE_SECONDS = Histogram(
+    "tweetstream_stage_seconds",
+    "Wall time of one stage of a batch: validate, classify, or one sink (postgres, s3, kafka)",
+    ["stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 LAG_SECONDS = Histogram(
     "tweetstream_end_to_end_lag_seconds",
     "From produced_at to classified (sinks done)",

@@ -5,13 +5,14 @@ No I/O here, so every rule is unit-tested without Kafka or a database.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from models.errors import ModelError
-from models.serving import LoadedModel, predict
+from models.serving import LoadedModel, Predictions, predict
 from stream.archive import ArchiveRecord
 from tweetstream.schemas import (
     LABEL_NAMES,
@@ -101,15 +102,28 @@ def records_of(valid: list[Valid], results: list[ClassifiedRow]) -> list[Archive
     ]
 
 
-def classify(model: LoadedModel, batch: list[Valid], now: datetime) -> list[ClassifiedRow]:
-    """One model call for the whole batch (:func:`models.serving.predict`).
+#: answers a batch with a loaded model: :func:`models.serving.predict`, here or elsewhere
+Predictor = Callable[[LoadedModel, Sequence[str], Sequence[str | None]], Predictions]
+
+
+def predict_here(
+    model: LoadedModel, texts: Sequence[str], keywords: Sequence[str | None]
+) -> Predictions:
+    """:func:`models.serving.predict` in this process."""
+    return predict(model.model, texts, keywords)
+
+
+def classify(
+    model: LoadedModel, batch: list[Valid], now: datetime, predictor: Predictor = predict_here
+) -> list[ClassifiedRow]:
+    """One model call for the whole batch (:func:`models.serving.predict`, by ``predictor``).
 
     The results are plain rows, not ClassifiedTweets: the rules ClassifiedTweet adds to the
     RawTweet's are checked here once per batch (a probability in [0, 1]; a replay reason, an
     unchecked Kafka header, made storable).
     """
     tweets = [v.tweet for v in batch]
-    out = predict(model.model, [t.text for t in tweets], [t.keyword for t in tweets])
+    out = predictor(model, [t.text for t in tweets], [t.keyword for t in tweets])
     if np.isnan(out.probability).any():  # predict clips to [0, 1]; NaN is all that is left
         raise ModelError(f"model {model.name} version {model.version} answered NaN")
     name, version, names = model.name, model.version, LABEL_NAMES

@@ -87,8 +87,16 @@ class Settings(BaseSettings):
         "tweetstream-worker", description="Faust app id = Kafka consumer group of the workers."
     )
     batch_size: int = Field(3000, ge=1, description="Most tweets classified in one batch.")
+    inference_process: bool = Field(
+        True,
+        description="Classify in a child process of the worker (same model, same answers), "
+        "so the model does not share the worker's interpreter lock; off: in a thread.",
+    )
     batch_within: float = Field(
-        0.05, gt=0, description="Seconds a batch waits to fill before it is processed anyway."
+        0.005,
+        gt=0,
+        description="Seconds the worker collects records before handing them to its batch "
+        "pipeline; batches themselves grow with the backlog, up to batch_size.",
     )
     model_poll_seconds: float = Field(
         10.0, gt=0, description="How often the worker checks where @champion points."
@@ -96,6 +104,15 @@ class Settings(BaseSettings):
     archive_prefix: str = Field("tweets", description="Key prefix of the S3 archive.")
     archive_chunk_offsets: int = Field(
         250, ge=1, description="Kafka offsets per archive object (per partition and hour)."
+    )
+    archive_max_wait: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds the worker holds archive records to write several batches at "
+        "once (offsets are committed only after the write).",
+    )
+    archive_max_records: int = Field(
+        6000, ge=1, description="Archive records that are written at once without waiting."
     )
     consumer_session_timeout: float = Field(
         30.0, gt=3, description="Seconds before a silent worker is dropped and its partitions move."
