@@ -36,10 +36,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ import numpy as np
 import pandas as pd
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from models.serving import load_model, predict
 from stream.worker_process import WorkerProcess, start_worker
@@ -63,6 +65,8 @@ class Result:
     p99_ms: float = float("nan")
     note: str = ""
     cpu_per_10k: float = float("nan")  #: CPU seconds per 10,000 tweets (steady state)
+    #: the worker's mean per batch, from its /metrics: "batch_size" and each stage's ms
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def scratch(base: Settings, tag: str) -> Settings:
@@ -162,6 +166,37 @@ def wait(check: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def stage_means(port: int) -> dict[str, float]:
+    """A worker's mean batch size and mean ms per batch in each stage, from its /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if family.name == "tweetstream_stage_seconds":
+                name = sample.labels.get("stage", "?")
+            elif family.name in ("tweetstream_batch_size", "tweetstream_batch_seconds"):
+                name = family.name.removeprefix("tweetstream_")
+            else:
+                continue
+            if sample.name.endswith("_sum"):
+                sums[name] = sample.value
+            elif sample.name.endswith("_count"):
+                counts[name] = sample.value
+    scale = {"batch_size": 1.0}
+    return {
+        name if name == "batch_size" else f"{name}_ms": round(
+            sums[name] / counts[name] * scale.get(name, 1000.0), 2
+        )
+        for name in sorted(sums)
+        if counts.get(name)
+    }
 
 
 def start_bench_worker(s: Settings) -> WorkerProcess:
@@ -290,6 +325,29 @@ def top_functions(raw: Path, most: int = 15) -> list[tuple[float, str]]:
     return [(n / total, name) for name, n in counts.most_common(most)]
 
 
+#: where a sampled stack's time goes: the first area (in this order) with a frame in the stack
+AREAS: list[tuple[str, tuple[str, ...]]] = [
+    ("model (predict: cleaning, TF-IDF, logistic regression)", ("models/serving.py",)),
+    ("S3 archive (lines, objects, botocore)", ("stream/archive.py", "coalesce.py", "botocore")),
+    ("PostgreSQL (COPY rows, upsert)", ("stream/db.py",)),
+    ("tweets.classified and DLQ sends", ("stream/publish.py", "aiokafka/producer")),
+    ("validation (parse_raw)", ("validate (stream/processing.py",)),
+    ("results and records", ("stream/processing.py", "stream/handler.py")),
+    ("Faust and aiokafka: fetch, deliver, take, ack", ("faust/", "aiokafka/", "stream/app.py")),
+]
+
+
+def areas(raw: Path) -> list[tuple[float, str]]:
+    """The share of a py-spy raw file's samples in each of :data:`AREAS` (the rest: other)."""
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        area = next((a for a, marks in AREAS if any(m in stack for m in marks)), "other")
+        counts[area] += int(count)
+    total = sum(counts.values()) or 1
+    return [(n / total, name) for name, n in counts.most_common()]
+
+
 # --- (a) the project's worker ------------------------------------------------------------
 def worker_throughput(
     base: Settings, rows: list[dict[str, Any]], count: int = 1, profile: Path | None = None
@@ -313,6 +371,7 @@ def worker_throughput(
         clock.stop()
         n, first, last = rows_stored(s)
         cpu = steady_cpu_per_10k(stored_times(s), clock.at) if ok else float("nan")
+        stages = stage_means(s.metrics_port)  # the first worker's
     finally:
         for w in procs:
             w.stop(timeout=60)
@@ -320,7 +379,11 @@ def worker_throughput(
     span = (last - first).total_seconds() if ok and first and last else float("nan")
     name = "(a) worker" if count == 1 else f"(a) {count} workers"
     return Result(
-        name, n / span if span else float("nan"), note="first→last row committed", cpu_per_10k=cpu
+        name,
+        n / span if span else float("nan"),
+        note="first→last row committed",
+        cpu_per_10k=cpu,
+        stages=stages,
     )
 
 
@@ -332,10 +395,14 @@ def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> R
     publish(s, rows[50:], rate=rate)
     wait(lambda: rows_stored(s)[0] >= len(rows), 300)
     lat = latencies_from_db(s)[50:] if len(rows) > 50 else latencies_from_db(s)
+    stages = stage_means(s.metrics_port)
     w.stop(timeout=60)
     cleanup(base, s)
     return Result(
-        "(a) worker", p50_ms=float(np.percentile(lat, 50)), p99_ms=float(np.percentile(lat, 99))
+        "(a) worker",
+        p50_ms=float(np.percentile(lat, 50)),
+        p99_ms=float(np.percentile(lat, 99)),
+        stages=stages,
     )
 
 
@@ -542,6 +609,8 @@ def summary(
         "worker_cpu_s_per_10k": _number(a.cpu_per_10k),
         "two_workers_cpu_s_per_10k": _number(two.cpu_per_10k),
         "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
+        "worker_stages": a.stages,  # throughput run: mean batch size, mean ms per stage
+        "worker_latency_stages": [r.stages for r in runs],
         "loadavg_1m": load,  # before and after: other programs on the machine
     }
 
@@ -645,9 +714,17 @@ def main() -> None:
         f"\nworker / naive = {a / b:.1f}x   worker / pass-through = {a / c:.2f}   "
         f"2 workers / 1 = {two / a:.2f}   load average (1 min) {load[0]:.2f} → {load[1]:.2f}"
     )
+    if through[0].stages:
+        print(f"\nworker, mean per batch (throughput run): {through[0].stages}")
+    for i, r in enumerate(in_order, 1):
+        if r.stages:
+            print(f"worker, mean per batch (latency run {i}): {r.stages}")
     if profile is not None and profile.exists():
         print(f"\nworker's top functions (py-spy --gil, {profile}):")
         for share, name in top_functions(profile):
+            print(f"{share:6.1%}  {name}")
+        print("\nby area:")
+        for share, name in areas(profile):
             print(f"{share:6.1%}  {name}")
     if args.json:
         print(json.dumps(summary(through, in_order, latency, load)), flush=True)
