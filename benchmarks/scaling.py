@@ -32,6 +32,7 @@ from stream_bench import (  # this script runs from benchmarks/
     wait,
 )
 
+from tweetstream.clients import pg_connect
 from tweetstream.settings import Settings
 
 #: the local services (stand-ins for MSK, RDS and S3): executable name, a word of the command
@@ -60,6 +61,16 @@ def services_cpu() -> dict[str, float]:
     return {name: cpu_seconds(pids) for name, pids in service_pids().items()}
 
 
+def table_size(s: Settings) -> int:
+    """Bytes of ``classified_tweets`` with its indexes and TOAST (PostgreSQL's own count)."""
+    conn = pg_connect(s)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_total_relation_size('classified_tweets')")
+        row = cur.fetchone()
+    conn.close()
+    return int(row[0]) if row else 0
+
+
 def run(base: Settings, rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
     s = scratch(base, f"sc{count}")
     load_before = os.getloadavg()[0]
@@ -78,6 +89,7 @@ def run(base: Settings, rows: list[dict[str, Any]], count: int) -> dict[str, Any
         for clock in clocks:
             clock.stop()
         n, first, last = rows_stored(s)
+        table_bytes = table_size(s)
     finally:
         for w in procs:
             w.stop(timeout=60)
@@ -95,6 +107,7 @@ def run(base: Settings, rows: list[dict[str, Any]], count: int) -> dict[str, Any
             name: round((services_after[name] - services_before[name]) / n * 10_000, 3)
             for name in SERVICES
         },
+        "postgres_bytes_per_row": round(table_bytes / n) if n else None,
         "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
 

@@ -63,6 +63,7 @@ class Result:
     throughput: float = float("nan")
     p50_ms: float = float("nan")
     p99_ms: float = float("nan")
+    max_ms: float = float("nan")  #: the slowest tweet of a latency run (a stall shows here)
     note: str = ""
     cpu_per_10k: float = float("nan")  #: CPU seconds per 10,000 tweets (steady state)
     #: the worker's mean per batch, from its /metrics: "batch_size" and each stage's ms
@@ -402,6 +403,7 @@ def worker_latency(base: Settings, rows: list[dict[str, Any]], rate: float) -> R
         "(a) worker",
         p50_ms=float(np.percentile(lat, 50)),
         p99_ms=float(np.percentile(lat, 99)),
+        max_ms=float(lat.max()),
         stages=stages,
     )
 
@@ -602,6 +604,7 @@ def summary(
         "two_workers_tweets_per_s": _number(two.throughput),
         "naive_tweets_per_s": _number(b.throughput),
         "worker_p99_ms": [_number(r.p99_ms) for r in runs],
+        "worker_max_ms": [_number(r.max_ms) for r in runs],
         "worker_p50_ms": _number(float(np.median([r.p50_ms for r in runs])) if runs else a.p50_ms),
         "worker_p50_ms_runs": [_number(r.p50_ms) for r in runs],
         "naive_p99_ms": _number(latency[2].p99_ms),
@@ -708,6 +711,8 @@ def main() -> None:
     if len(runs) > 1:
         p99s = ", ".join(f"{r.p99_ms:,.1f}" for r in runs)
         print(f"\nworker p99 over {len(runs)} latency runs (ms, sorted): {p99s}")
+        slowest = ", ".join(f"{r.max_ms:,.1f}" for r in in_order)
+        print(f"slowest tweet of each latency run (ms, in run order): {slowest}")
     a, _, b, c = (r.throughput for r in through)
     two = through[1].throughput
     print(

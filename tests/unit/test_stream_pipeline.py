@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import pytest
 from hypothesis import given, settings
@@ -62,6 +62,19 @@ class Stages:
         self.released.extend(batch)
 
 
+def _gated(
+    stages: Stages,
+) -> tuple[asyncio.Event, Callable[[list[int]], Awaitable[Awaitable[None]]]]:
+    """A store that waits for the returned event before storing."""
+    gate = asyncio.Event()
+
+    async def store(batch: list[int]) -> Awaitable[None]:
+        await gate.wait()
+        return await stages.store(batch)
+
+    return gate, store
+
+
 async def _feed(pipeline: Pipeline[int, list[int]], chunks: list[list[int]]) -> None:
     for chunk in chunks:
         await pipeline.put(chunk)
@@ -105,13 +118,9 @@ def test_every_record_is_released_once_in_order_after_it_is_written(
 
 def test_a_backlog_is_taken_in_large_batches_and_a_lone_record_at_once() -> None:
     stages = Stages(0)
-    gate = asyncio.Event()
-
-    async def slow_store(batch: list[int]) -> Awaitable[None]:
-        await gate.wait()
-        return await stages.store(batch)
 
     async def scenario() -> None:
+        gate, slow_store = _gated(stages)
         pipeline = Pipeline(stages.prepare, slow_store, stages.release, max_batch=100)
         await pipeline.put([0])
         while not stages.prepared:  # the lone record goes at once
@@ -129,13 +138,9 @@ def test_a_backlog_is_taken_in_large_batches_and_a_lone_record_at_once() -> None
 
 def test_put_waits_while_the_backlog_is_full() -> None:
     stages = Stages(0)
-    gate = asyncio.Event()
-
-    async def stuck_store(batch: list[int]) -> Awaitable[None]:
-        await gate.wait()
-        return await stages.store(batch)
 
     async def scenario() -> None:
+        _never_opened, stuck_store = _gated(stages)
         pipeline = Pipeline(
             stages.prepare, stuck_store, stages.release, max_batch=10, max_pending=20
         )
@@ -175,13 +180,9 @@ def test_after_a_failed_store_nothing_more_is_released_and_put_raises(
 
 def test_cancel_releases_nothing_in_flight() -> None:
     stages = Stages(0)
-    gate = asyncio.Event()
-
-    async def stuck_store(batch: list[int]) -> Awaitable[None]:
-        await gate.wait()
-        return await stages.store(batch)
 
     async def scenario() -> None:
+        gate, stuck_store = _gated(stages)
         pipeline = Pipeline(stages.prepare, stuck_store, stages.release, max_batch=5)
         await pipeline.put(list(range(12)))
         for _ in range(10):
