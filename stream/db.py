@@ -18,6 +18,7 @@ from psycopg2.extras import execute_values
 
 from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect
+from tweetstream.places import Place
 from tweetstream.schemas import DeadLetter, json_time
 from tweetstream.settings import Settings
 
@@ -29,13 +30,16 @@ _STAGING = """
 CREATE TEMPORARY TABLE IF NOT EXISTS incoming_tweets (
     id TEXT, text TEXT, keyword TEXT, location TEXT, label SMALLINT, probability REAL,
     model_name TEXT, model_version TEXT, produced_at TIMESTAMPTZ, classified_at TIMESTAMPTZ,
-    kafka_partition INTEGER, kafka_offset BIGINT, replay_reason TEXT
+    kafka_partition INTEGER, kafka_offset BIGINT, replay_reason TEXT,
+    place_name TEXT, place_kind TEXT, place_country TEXT, place_region TEXT,
+    place_lat DOUBLE PRECISION, place_lon DOUBLE PRECISION, place_source TEXT
 ) ON COMMIT DELETE ROWS
 """
 
 _COLUMNS = (
     "id, text, keyword, location, label, probability, model_name, model_version, produced_at, "
-    "classified_at, kafka_partition, kafka_offset, replay_reason"
+    "classified_at, kafka_partition, kafka_offset, replay_reason, place_name, place_kind, "
+    "place_country, place_region, place_lat, place_lon, place_source"
 )
 
 _COPY = f"COPY incoming_tweets ({_COLUMNS}) FROM STDIN"
@@ -50,7 +54,11 @@ ON CONFLICT (id) DO UPDATE SET
     model_name = EXCLUDED.model_name, model_version = EXCLUDED.model_version,
     produced_at = EXCLUDED.produced_at, classified_at = EXCLUDED.classified_at,
     kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
-    replay_reason = EXCLUDED.replay_reason, stored_at = EXCLUDED.stored_at
+    replay_reason = EXCLUDED.replay_reason, place_name = EXCLUDED.place_name,
+    place_kind = EXCLUDED.place_kind, place_country = EXCLUDED.place_country,
+    place_region = EXCLUDED.place_region, place_lat = EXCLUDED.place_lat,
+    place_lon = EXCLUDED.place_lon, place_source = EXCLUDED.place_source,
+    stored_at = EXCLUDED.stored_at
 """
 
 #: what COPY's text format escapes in a value (it reads \N as NULL)
@@ -76,7 +84,22 @@ def _copy_line(record: ArchiveRecord, times: dict[datetime, str]) -> str:
         f"{_text(r.id)}\t{_text(r.text)}\t{_text(r.keyword)}\t{_text(r.location)}\t"
         f"{int(r.label)}\t{float(r.probability)!r}\t{_text(r.model_name)}\t"
         f"{_text(r.model_version)}\t{produced}\t{classified}\t{int(record.partition)}\t"
-        f"{int(record.offset)}\t{_text(r.replay_reason)}\n"
+        f"{int(record.offset)}\t{_text(r.replay_reason)}\t{_place(record.place)}\n"
+    )
+
+
+#: the place columns of a row without a place
+_NO_PLACE = "\t".join(["\\N"] * 7)
+
+
+def _place(place: Place | None) -> str:
+    """The place columns of a COPY row (name, kind, country, region, lat, lon, source)."""
+    if place is None:
+        return _NO_PLACE
+    return (
+        f"{_text(place.name)}\t{_text(place.kind)}\t{_text(place.country)}\t"
+        f"{_text(place.region)}\t{float(place.latitude)!r}\t{float(place.longitude)!r}\t"
+        f"{_text(place.source)}"
     )
 
 

@@ -144,7 +144,8 @@ class BatchHandler:
         results = classify(loaded, valid, utcnow(), self.predictor)
         metrics.STAGE_SECONDS.labels(stage="validate").observe(validated - began)
         metrics.STAGE_SECONDS.labels(stage="classify").observe(time.perf_counter() - validated)
-        return Prepared(batch, loaded, results, records_of(valid, results), dead, began)
+        records = records_of(valid, results, self.settings.places)
+        return Prepared(batch, loaded, results, records, dead, began)
 
     async def store(self, prepared: Prepared) -> Awaitable[None]:
         """Write a prepared batch to PostgreSQL and Kafka, and hand it to the archive.

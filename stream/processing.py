@@ -14,6 +14,7 @@ import numpy as np
 from models.errors import ModelError
 from models.serving import LoadedModel, Predictions, predict
 from stream.archive import ArchiveRecord
+from tweetstream.places import resolve
 from tweetstream.schemas import (
     LABEL_NAMES,
     ClassifiedRow,
@@ -94,10 +95,19 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
     return good, dead
 
 
-def records_of(valid: list[Valid], results: list[ClassifiedRow]) -> list[ArchiveRecord]:
-    """Pair each valid record with its result: what every sink stores."""
+def records_of(
+    valid: list[Valid], results: list[ClassifiedRow], with_places: bool = False
+) -> list[ArchiveRecord]:
+    """Pair each valid record with its result (and place): what every sink stores."""
     return [
-        ArchiveRecord(v.source.partition, v.source.offset, v.source.timestamp_ms, v.tweet, r)
+        ArchiveRecord(
+            v.source.partition,
+            v.source.offset,
+            v.source.timestamp_ms,
+            v.tweet,
+            r,
+            resolve(v.tweet.location, v.tweet.text) if with_places else None,
+        )
         for v, r in zip(valid, results, strict=True)
     ]
 

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from json.encoder import encode_basestring as _quote  # json.dumps's escaping
 from typing import Any
 
+from tweetstream.places import Place
 from tweetstream.schemas import (
     SCHEMA_VERSION,
     ClassifiedRow,
@@ -48,6 +49,8 @@ class ArchiveRecord:
     tweet: RawTweet
     #: a ClassifiedTweet, or the worker's ClassifiedRow of the same fields (written the same)
     result: ClassifiedTweet | ClassifiedRow
+    #: where the tweet is from or about (stored in PostgreSQL; not part of the archive line)
+    place: Place | None = None
 
     def to_json(self) -> str:
         """The record as one archive line (no trailing newline)."""

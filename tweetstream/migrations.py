@@ -3,7 +3,8 @@
 Each migration runs in one transaction and is recorded in ``schema_migrations``; several
 processes may call :func:`upgrade` at once (an advisory lock serialises them). Tables:
 
-* ``classified_tweets`` — one row per tweet id (the stream's sink), ``classification_history``
+* ``classified_tweets`` — one row per tweet id (the stream's sink; with its place, if any),
+  ``classification_history``
 * ``dead_letters`` — records the worker could not use
 * ``tweet_labels`` — true labels from ``tweets.labels``
 * ``monitor_windows``, ``monitor_metrics`` — Evidently window results
@@ -141,6 +142,15 @@ MIGRATIONS: tuple[str, ...] = (
     # 6: a dead letter keeps the record's original bytes and key (as the DLQ topic does)
     """
     ALTER TABLE dead_letters ADD COLUMN original BYTEA, ADD COLUMN original_key BYTEA;
+    """,
+    # 7: where a tweet is from or about (tweetstream/places.py; empty when not resolved)
+    """
+    ALTER TABLE classified_tweets
+        ADD COLUMN place_name TEXT, ADD COLUMN place_kind TEXT, ADD COLUMN place_country TEXT,
+        ADD COLUMN place_region TEXT, ADD COLUMN place_lat DOUBLE PRECISION,
+        ADD COLUMN place_lon DOUBLE PRECISION, ADD COLUMN place_source TEXT;
+    CREATE INDEX classified_tweets_place_time ON classified_tweets (classified_at)
+        WHERE place_name IS NOT NULL;
     """,
 )
 

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         "tweetstream-worker", description="Faust app id = Kafka consumer group of the workers."
     )
     batch_size: int = Field(3000, ge=1, description="Most tweets classified in one batch.")
+    places: bool = Field(
+        True,
+        description="Resolve each tweet's location (or a place named in its text) to a city, "
+        "region or country with coordinates, offline, and store it on its row.",
+    )
     inference_process: bool = Field(
         True,
         description="Classify in a child process of the worker (same model, same answers), "

@@ -21,7 +21,7 @@ import pytest
 from serve.api import create_app
 from serve.server import serving
 from stream.worker_process import WorkerProcess
-from tests.integration.streaming import free_port, isolate, wait_for, workers
+from tests.integration.streaming import free_port, isolate, pg_rows, wait_for, workers
 from tweetstream.settings import Settings
 
 
@@ -126,6 +126,46 @@ def test_posted_tweets_come_back_classified_through_the_stream(served: Served) -
     assert f"api-{tag}-2" not in latest_ids(served.url, label=1)
     stats = httpx.get(f"{served.url}/tweets/stats", timeout=10).json()
     assert stats["total"] >= 2 and 0 < stats["disaster_share"] < 1
+
+
+def test_places_are_stored_on_rows_and_counted_by_places(served: Served) -> None:
+    tag = uuid.uuid4().hex[:6]
+    tweets = [
+        {"id": f"pl-{tag}-{i}", "text": text, "location": location}
+        for i, (text, location) in enumerate(
+            [
+                ("Forest fire spreading fast, evacuate now", "Chicago, IL"),
+                ("Massive flooding downtown, roads closed", "Chicago, IL"),
+                ("Earthquake hits #Nepal, buildings collapsed", None),
+                ("I love this new song", "Worldwide"),  # no place: stays empty
+            ]
+        )
+    ]
+    r = httpx.post(f"{served.url}/tweets", json=tweets, timeout=30)
+    assert r.status_code == 202, r.text
+    ids = {t["id"] for t in tweets}
+    wait_for(lambda: ids <= set(latest_ids(served.url)), 120, "the tweets", served.worker.tail)
+    rows = dict(
+        pg_rows(
+            served.settings,
+            "SELECT id, (place_name, place_kind, place_country, place_region, place_source) "
+            f"FROM classified_tweets WHERE id LIKE 'pl-{tag}-%'",
+        )
+    )
+    assert rows[f"pl-{tag}-0"] == "(Chicago,city,US,IL,location)"
+    assert rows[f"pl-{tag}-2"] == "(Nepal,country,NP,,text)"
+    assert rows[f"pl-{tag}-3"] == "(,,,,)"
+    answer = httpx.get(f"{served.url}/places", params={"limit": 1000}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    by_name = {p["name"]: p for p in answer.json()["places"]}
+    chicago = by_name["Chicago"]
+    assert chicago["tweets"] >= 2 and chicago["kind"] == "city" and chicago["region"] == "IL"
+    assert chicago["latitude"] == pytest.approx(41.85, abs=0.1)
+    assert by_name["Nepal"]["country"] == "NP"
+    later = httpx.get(f"{served.url}/places", params={"since": "2999-01-01T00:00:00Z"}, timeout=10)
+    assert later.status_code == 200 and later.json()["places"] == []
+    bad = httpx.get(f"{served.url}/places", params={"since": "yesterday"}, timeout=10)
+    assert bad.status_code == 422
 
 
 def test_an_invalid_tweet_publishes_nothing(served: Served) -> None:
