@@ -377,8 +377,8 @@ resource "aws_ecs_service" "serving" {
 # --- internal ALB in front of MLflow (:80), the API and the UI ---------------------------
 # One ALB (its name still says mlflow: renaming it would replace it and change every URL).
 resource "aws_lb" "mlflow" {
-  #checkov:skip=CKV2_AWS_20:No HTTPS listener to redirect to: the internal listener serves HTTP until a private certificate exists (see the listener's CKV_AWS_2 note).
-  #checkov:skip=CKV2_AWS_28:Internal ALB in private subnets, reachable only from the services' security groups; WAF protects internet-facing endpoints.
+  #checkov:skip=CKV2_AWS_20:No HTTPS listener to redirect to: the internal listeners (MLflow, API, UI) serve HTTP until a private certificate exists (see the listeners' CKV_AWS_2 notes).
+  #checkov:skip=CKV2_AWS_28:Internal ALB in private subnets, reachable only from the services' security groups and, on the API and UI listeners, from the VPC and the private ranges of var.api_client_cidrs; WAF protects internet-facing endpoints.
   name                       = substr("${var.name}-mlflow", 0, 32)
   internal                   = true
   load_balancer_type         = "application"
