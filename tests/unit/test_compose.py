@@ -572,6 +572,22 @@ def _tracked(directory: Path) -> bool:
     return bool(listed.stdout.strip())
 
 
+@pytest.mark.parametrize("service", sorted(SERVING_COMMANDS))
+def test_serving_metrics_are_scraped_by_prometheus(
+    services: dict[str, Service], settings: Settings, service: str
+) -> None:
+    config = _load_yaml(PROMETHEUS_CONFIG)
+    targets = {
+        target: job.get("metrics_path", "/metrics")
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    port = getattr(settings, SERVING_PORTS[service])
+    assert targets.get(f"{service}:{port}") == "/metrics"
+    assert port in _published_ports(services[service]), "the container listens there"
+
+
 def test_worker_metrics_are_scraped_by_prometheus(services: dict[str, Service]) -> None:
     exposed = {int(str(port).split("/")[0]) for port in services["worker"].get("expose", [])}
     assert WORKER_METRICS_PORT in exposed
