@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# tweetstream image: every project process (`tweetstream worker|monitor|trainer ...`)
+# tweetstream image: every project process (`tweetstream worker|monitor|trainer|api|ui ...`)
 # and the MLflow tracking server (`mlflow server`) run from it.
 
 # --- builder: install the project and its pinned dependencies into a venv ------
@@ -49,8 +49,8 @@ COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 USER 10001:10001
 
-# Prometheus metrics of `tweetstream worker`.
-EXPOSE 8000
+# Prometheus metrics of `tweetstream worker`; `tweetstream api` (8080) and `tweetstream ui` (7860).
+EXPOSE 8000 8080 7860
 
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import tweetstream.settings"]

@@ -85,5 +85,16 @@ bench: up ## Benchmarks (each prints numbers beside a baseline measured in the s
 	$(BIN)/python benchmarks/api_bench.py --seconds 10 --clients 4
 	$(BIN)/python -W ignore benchmarks/chaos.py --tweets 100000 --rate 1000
 
+# docker compose's api and ui read their bearer tokens from this file (compose secret api_tokens,
+# which the API_TOKENS_FILE environment variable of docker compose can point elsewhere).
+COMPOSE_API_TOKENS := .secrets/api-tokens.json
+
+.PHONY: api-tokens
+api-tokens: ## Create .secrets/api-tokens.json (one random token) for docker compose's api and ui
+	@mkdir -p .secrets && chmod 700 .secrets
+	@if [ -e $(COMPOSE_API_TOKENS) ]; then echo "$(COMPOSE_API_TOKENS) exists: left as it is"; else \
+	  umask 022 && $(PYTHON) -c 'import json, secrets; print(json.dumps({"admin": secrets.token_urlsafe(32)}))' \
+	    > $(COMPOSE_API_TOKENS) && echo "wrote $(COMPOSE_API_TOKENS): reviewer admin (edit it to add reviewers)"; fi
+
 clean: down ## Remove the venv and all local state
 	rm -rf $(VENV) .tweetstream .pytest_cache .mypy_cache .ruff_cache

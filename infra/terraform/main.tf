@@ -1,4 +1,4 @@
-# tweetstream on AWS: network -> KMS -> S3, ECR, MSK, RDS -> IAM -> ECS.
+# tweetstream on AWS: network -> KMS -> S3, ECR, MSK, RDS, secrets -> IAM -> ECS.
 # One state per environment (backend.tf, envs/<env>.backend.hcl, envs/<env>.tfvars).
 data "aws_caller_identity" "current" {}
 
@@ -19,7 +19,7 @@ locals {
   worker_group   = "tweetstream-worker"
   archive_prefix = "tweets"
 
-  # TWEETSTREAM_* settings of every project task (worker, monitor, trainer, ops).
+  # TWEETSTREAM_* settings of every project task (worker, monitor, trainer, ops, api, ui).
   app_environment = {
     TWEETSTREAM_KAFKA_BOOTSTRAP         = module.msk.bootstrap_brokers_iam
     TWEETSTREAM_KAFKA_SECURITY_PROTOCOL = "SASL_SSL"
@@ -63,6 +63,7 @@ module "network" {
   single_nat_gateway      = var.single_nat_gateway
   kms_key_arn             = module.kms.key_arn
   flow_log_retention_days = var.log_retention_days
+  api_client_cidrs        = var.api_client_cidrs
 }
 
 module "s3" {
@@ -110,6 +111,13 @@ module "rds" {
   kms_key_arn              = module.kms.key_arn
 }
 
+module "secrets" {
+  source               = "./modules/secrets"
+  name                 = local.name
+  kms_key_arn          = module.kms.key_arn
+  recovery_window_days = var.deletion_protection ? 30 : 0
+}
+
 module "iam" {
   source               = "./modules/iam"
   name                 = local.name
@@ -121,12 +129,13 @@ module "iam" {
     worker  = local.worker_group
     trainer = var.trainer_consumer_group
   }
-  bucket_arns        = module.s3.bucket_arns
-  archive_prefix     = local.archive_prefix
-  db_secret_arn      = module.rds.master_user_secret_arn
-  kms_key_arn        = module.kms.key_arn
-  ecr_repository_arn = module.ecr.repository_arn
-  log_group_prefix   = local.log_group_prefix
+  bucket_arns           = module.s3.bucket_arns
+  archive_prefix        = local.archive_prefix
+  db_secret_arn         = module.rds.master_user_secret_arn
+  api_tokens_secret_arn = module.secrets.api_tokens_secret_arn
+  kms_key_arn           = module.kms.key_arn
+  ecr_repository_arn    = module.ecr.repository_arn
+  log_group_prefix      = local.log_group_prefix
 }
 
 module "ecs" {
@@ -159,4 +168,7 @@ module "ecs" {
   alb_deletion_protection    = var.deletion_protection
   alb_logs_bucket            = module.s3.bucket_names["logs"]
   alb_logs_prefix            = module.s3.alb_log_prefix
+  serving_execution_role_arn = module.iam.serving_execution_role_arn
+  api_tokens_secret_arn      = module.secrets.api_tokens_secret_arn
+  api_reads_need_token       = var.api_reads_need_token
 }

@@ -51,6 +51,21 @@ output "mlflow_tracking_uri" {
   value       = module.ecs.mlflow_tracking_uri
 }
 
+output "api_url" {
+  description = "HTTP API inside the VPC (internal ALB): what clients in the VPC or var.api_client_cidrs call."
+  value       = module.ecs.api_url
+}
+
+output "ui_url" {
+  description = "Web UI inside the VPC (internal ALB)."
+  value       = module.ecs.ui_url
+}
+
+output "api_tokens_secret_name" {
+  description = "Secrets Manager secret to put the API tokens in (JSON object reviewer name -> token): aws secretsmanager put-secret-value --secret-id <name>."
+  value       = module.secrets.api_tokens_secret_name
+}
+
 output "task_role_arns" {
   description = "Task role per service."
   value       = module.iam.task_role_arns

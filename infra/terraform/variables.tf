@@ -144,7 +144,7 @@ variable "reports_expire_days" {
 
 # --- ECS ----------------------------------------------------------------------------------
 variable "service_sizes" {
-  description = "Fargate CPU units, memory (MiB) and desired count per task: worker, monitor, trainer, mlflow, ops."
+  description = "Fargate CPU units, memory (MiB) and desired count per task: worker, monitor, trainer, mlflow, ops, api, ui."
   type = map(object({
     cpu           = number
     memory        = number
@@ -156,6 +156,13 @@ variable "service_sizes" {
     trainer = { cpu = 1024, memory = 4096, desired_count = 1 }
     mlflow  = { cpu = 512, memory = 1024, desired_count = 1 }
     ops     = { cpu = 256, memory = 512, desired_count = 0 }
+    api     = { cpu = 512, memory = 1024, desired_count = 1 }
+    ui      = { cpu = 256, memory = 1024, desired_count = 1 }
+  }
+
+  validation {
+    condition     = length(setsubtract(["worker", "monitor", "trainer", "mlflow", "ops", "api", "ui"], keys(var.service_sizes))) == 0
+    error_message = "service_sizes needs an entry for each of worker, monitor, trainer, mlflow, ops, api and ui."
   }
 }
 
@@ -189,6 +196,18 @@ variable "worker_lag_per_task_target" {
   default     = 5000
 }
 
+# --- API and UI ---------------------------------------------------------------------------
+variable "api_reads_need_token" {
+  description = "TWEETSTREAM_API_READS_NEED_TOKEN of the api and ui tasks: reads need a bearer token too, not only writes."
+  type        = bool
+  default     = false
+}
+
+variable "api_client_cidrs" {
+  description = "Private networks besides the VPC (VPN, peered VPCs) allowed to reach the API and UI on the internal ALB; never /0."
+  type        = list(string)
+  default     = []
+}
 
 variable "log_retention_days" {
   description = "Retention of every CloudWatch log group (containers, MSK brokers, VPC flow logs), days."

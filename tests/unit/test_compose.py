@@ -4,7 +4,8 @@ Docker is not run here. These tests only parse the files (PyYAML, with anchors a
 merge keys resolved) and check them against each other and against the defaults of
 :class:`tweetstream.settings.Settings`: services, published host ports, topics,
 buckets, ``TWEETSTREAM_*`` variables, mounts, volumes, image pins, Grafana
-provisioning and the Dockerfile's stages, user and healthcheck.
+provisioning, the API's and UI's ports, health checks and bearer tokens (from a compose
+secret file, never inline) and the Dockerfile's stages, user and healthcheck.
 """
 
 from __future__ import annotations
@@ -43,8 +44,23 @@ PROJECT_COMMANDS: dict[str, list[str]] = {
     "monitor": ["monitor", "--every", "60s"],
     "trainer": ["trainer"],
 }
-REQUIRED_SERVICES = (*INFRA_SERVICES, *PROJECT_COMMANDS, *OBSERVABILITY_SERVICES)
+# HTTP services -> the `tweetstream` arguments they run and the Settings field of their port.
+SERVING_COMMANDS: dict[str, list[str]] = {"api": ["api"], "ui": ["ui"]}
+SERVING_PORTS = {"api": "api_port", "ui": "ui_port"}
+REQUIRED_SERVICES = (
+    *INFRA_SERVICES,
+    *PROJECT_COMMANDS,
+    *SERVING_COMMANDS,
+    *OBSERVABILITY_SERVICES,
+)
 WORKER_METRICS_PORT = 8000
+# The API's authentication settings (issue 14). Until the authentication change is merged
+# they are not Settings fields yet; test_api_auth_names_are_settings says so.
+API_TOKENS = "TWEETSTREAM_API_TOKENS"
+API_TOKENS_FILE = "TWEETSTREAM_API_TOKENS_FILE"
+API_AUTH_SETTINGS = {API_TOKENS, API_TOKENS_FILE, "TWEETSTREAM_API_READS_NEED_TOKEN"}
+MAKEFILE = REPO_ROOT / "Makefile"
+GITIGNORE = REPO_ROOT / ".gitignore"
 
 Service = dict[str, Any]
 
@@ -417,6 +433,160 @@ def test_project_env_points_at_compose_services(
         assert getattr(network_settings, field) == getattr(settings, field), field
     assert network_settings.topics == settings.topics
     assert network_settings.buckets == settings.buckets
+
+
+# --- compose: the HTTP API and the web UI ------------------------------------------------
+
+
+def _settings_env_names() -> set[str]:
+    return {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+
+
+def _healthcheck_url(service: Service) -> str:
+    """The URL a ``python -c "...urlopen('<url>'...)"`` health check fetches."""
+    test = _as_list(service["healthcheck"]["test"])
+    assert test[:3] == ["CMD", "python", "-c"], test
+    found = re.search(r"urlopen\('([^']+)'", test[3])
+    assert found, test[3]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("service", sorted(SERVING_COMMANDS))
+def test_serving_service_runs_its_subcommand(services: dict[str, Service], service: str) -> None:
+    from typer.main import get_command
+
+    from tweetstream.cli import app
+
+    definition = services[service]
+    assert _build_context(definition) == "."
+    assert _as_list(definition.get("entrypoint")) in ([], ["tweetstream"])
+    command = _as_list(definition.get("command"))
+    assert command == SERVING_COMMANDS[service]
+    assert command[0] in get_command(app).commands  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("service", sorted(SERVING_COMMANDS))
+def test_serving_service_is_published_and_health_checked(
+    services: dict[str, Service],
+    settings: Settings,
+    service: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The container binds every interface on the settings' port, the host reaches it on
+    127.0.0.1 only, and the health check fetches a path the app really answers with 200."""
+    from fastapi.testclient import TestClient
+
+    from models.serving import ModelHolder
+    from serve.api import create_app
+
+    definition = services[service]
+    for key, value in _env(definition).items():
+        if key.startswith(ENV_PREFIX) and key not in API_AUTH_SETTINGS:
+            monkeypatch.setenv(key, value)
+    container = Settings(_env_file=None)  # type: ignore[call-arg, unused-ignore]
+    port = getattr(container, SERVING_PORTS[service])
+    assert container.api_host == "0.0.0.0", "127.0.0.1 inside a container is unreachable"
+    assert port == getattr(settings, SERVING_PORTS[service]), "the port stays the default"
+    assert _published_ports(definition) == {port: port}
+    assert all(str(entry).startswith("127.0.0.1:") for entry in definition["ports"])
+
+    url = urlsplit(_healthcheck_url(definition))
+    assert (url.hostname, url.port) == ("127.0.0.1", port)
+    assert url.path == "/healthz", "liveness, not /readyz (which needs Kafka and PostgreSQL)"
+    app = create_app(settings, ModelHolder(settings), hot_reload=False, ui=service == "ui")
+    assert TestClient(app).get(url.path).status_code == 200
+
+
+@pytest.mark.parametrize("service", sorted(SERVING_COMMANDS))
+def test_serving_tokens_come_from_a_secret_file(
+    compose: dict[str, Any], services: dict[str, Service], service: str
+) -> None:
+    definition = services[service]
+    env = _env(definition)
+    assert API_TOKENS not in env, "tokens are never inline in docker-compose.yaml"
+    assert not [k for k in env if "TOKEN" in k and k not in API_AUTH_SETTINGS], env
+
+    secrets = [s if isinstance(s, str) else s["source"] for s in definition["secrets"]]
+    assert secrets == ["api_tokens"]
+    target = (
+        next((s.get("target") for s in definition["secrets"] if isinstance(s, dict)), None)
+        or "api_tokens"
+    )
+    assert env[API_TOKENS_FILE] == f"/run/secrets/{target}"
+
+    declared = compose["secrets"]["api_tokens"]
+    assert set(declared) == {"file"}, "a file on the host, not an environment variable"
+
+
+def test_serving_services_share_the_project_environment(services: dict[str, Service]) -> None:
+    """api and ui get the worker's settings plus only the bind address and the tokens file."""
+    project = _env(services["worker"])
+    for service in SERVING_COMMANDS:
+        env = _env(services[service])
+        assert {k: v for k, v in env.items() if k in project} == project, service
+        assert set(env) - set(project) == {"TWEETSTREAM_API_HOST", API_TOKENS_FILE}, service
+
+
+def test_serving_env_keys_are_settings_or_auth_names(services: dict[str, Service]) -> None:
+    fields = _settings_env_names()
+    for service in SERVING_COMMANDS:
+        keys = {key for key in _env(services[service]) if key.startswith(ENV_PREFIX)}
+        assert keys - fields - API_AUTH_SETTINGS == set(), service
+
+
+def test_api_auth_names_are_settings() -> None:
+    """Fails once the authentication settings exist under other names than the contract's."""
+    missing = API_AUTH_SETTINGS - _settings_env_names()
+    if missing == API_AUTH_SETTINGS:
+        pytest.skip(f"not Settings fields yet (API authentication, issue 14): {sorted(missing)}")
+    assert not missing, f"only some of the API authentication settings exist: {sorted(missing)}"
+
+
+def test_tokens_file_is_made_by_make_and_kept_out_of_git_and_the_image(
+    compose: dict[str, Any],
+) -> None:
+    file = str(compose["secrets"]["api_tokens"]["file"])
+    default = re.fullmatch(r"\$\{API_TOKENS_FILE:-(.+)\}", file)
+    assert default, f"the host path is overridable with API_TOKENS_FILE: {file}"
+    path = Path(default.group(1))
+    assert not _tracked(path.parent), f"files under {path.parent} are in git"
+
+    made = re.search(r"^COMPOSE_API_TOKENS\s*:=\s*(\S+)", MAKEFILE.read_text(), re.MULTILINE)
+    assert made and Path(made.group(1)) == path, "make api-tokens writes the file compose reads"
+    top = path.parts[0]
+    gitignored = {line.strip().rstrip("/") for line in GITIGNORE.read_text().splitlines()}
+    dockerignored = {line.strip().rstrip("/") for line in DOCKERIGNORE.read_text().splitlines()}
+    assert top in gitignored and top in dockerignored, f"{top} must stay out of git and the image"
+
+
+def _tracked(directory: Path) -> bool:
+    """Does git track any file under ``directory``? (Outside a git checkout, e.g. an unpacked
+    source archive, nothing is tracked.)"""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files", "--", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return listed.returncode == 0 and bool(listed.stdout.strip())
+
+
+@pytest.mark.parametrize("service", sorted(SERVING_COMMANDS))
+def test_serving_metrics_are_scraped_by_prometheus(
+    services: dict[str, Service], settings: Settings, service: str
+) -> None:
+    config = _load_yaml(PROMETHEUS_CONFIG)
+    targets = {
+        target: job.get("metrics_path", "/metrics")
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
+    port = getattr(settings, SERVING_PORTS[service])
+    assert targets.get(f"{service}:{port}") == "/metrics"
+    assert port in _published_ports(services[service]), "the container listens there"
 
 
 def test_worker_metrics_are_scraped_by_prometheus(services: dict[str, Service]) -> None:

@@ -27,4 +27,6 @@ service_sizes = {
   trainer = { cpu = 1024, memory = 2048, desired_count = 1 }
   mlflow  = { cpu = 256, memory = 512, desired_count = 1 }
   ops     = { cpu = 256, memory = 512, desired_count = 0 }
+  api     = { cpu = 256, memory = 1024, desired_count = 1 }
+  ui      = { cpu = 256, memory = 1024, desired_count = 1 }
 }

@@ -1,6 +1,7 @@
 # Fargate cluster running one image: worker, monitor and trainer are `tweetstream <command>`,
-# mlflow is the tracking server behind an internal ALB, ops is a one-off task definition
-# (database migrations: `aws ecs run-task`, see docs/deploy.md).
+# mlflow is the tracking server behind an internal ALB, api and ui (`tweetstream api|ui`) are
+# behind the same ALB on their own listeners, ops is a one-off task definition (database
+# migrations: `aws ecs run-task`, see docs/deploy.md).
 data "aws_region" "current" {}
 
 locals {
@@ -14,9 +15,25 @@ locals {
   one_off_tasks = {
     ops = ["db", "upgrade"]
   }
-  all_tasks = toset(concat(keys(local.app_services), keys(local.one_off_tasks), ["mlflow"]))
+  # HTTP services behind the internal ALB: the subcommand, and the container port (= the
+  # listener port on the ALB). The UI is the API app plus its page, so both get the tokens.
+  serving_services = {
+    api = ["api"]
+    ui  = ["ui"]
+  }
+  serving_ports = { api = var.api_port, ui = var.ui_port }
+  # A literal per service (not built inside jsonencode): checkov then still reads the
+  # container definitions.
+  serving_health_code = {
+    for k, port in local.serving_ports :
+    k => "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}/healthz', timeout=5)"
+  }
+  all_tasks = toset(concat(
+    keys(local.app_services), keys(local.one_off_tasks), keys(local.serving_services), ["mlflow"],
+  ))
 
-  mlflow_url = "http://${aws_lb.mlflow.dns_name}:80"
+  mlflow_url   = "http://${aws_lb.mlflow.dns_name}:80"
+  serving_urls = { for k, port in local.serving_ports : k => "http://${aws_lb.mlflow.dns_name}:${port}" }
 
   app_environment = merge(var.environment, {
     TWEETSTREAM_MLFLOW_TRACKING_URI = local.mlflow_url
@@ -27,6 +44,19 @@ locals {
     { name = "TWEETSTREAM_PG_USER", valueFrom = "${var.db_secret_arn}:username::" },
     { name = "TWEETSTREAM_PG_PASSWORD", valueFrom = "${var.db_secret_arn}:password::" },
   ]
+
+  # The API's settings on top of the shared ones: bind every interface of the task (the
+  # default 127.0.0.1 is unreachable from the ALB), and whether reads need a token too.
+  serving_environment = merge(local.app_environment, {
+    TWEETSTREAM_API_HOST             = "0.0.0.0"
+    TWEETSTREAM_API_PORT             = tostring(var.api_port)
+    TWEETSTREAM_UI_PORT              = tostring(var.ui_port)
+    TWEETSTREAM_API_READS_NEED_TOKEN = tostring(var.api_reads_need_token)
+  })
+  # The whole secret (a JSON object reviewer name -> token) becomes TWEETSTREAM_API_TOKENS.
+  serving_secrets = concat(local.db_secrets, [
+    { name = "TWEETSTREAM_API_TOKENS", valueFrom = var.api_tokens_secret_arn },
+  ])
 
   # MLflow's backend database lives on the same instance; create it on first start, then
   # exec the server. libpq takes host, user, password and sslmode from PG* variables.
@@ -177,6 +207,58 @@ resource "aws_ecs_task_definition" "mlflow" {
   tags = merge(var.tags, { Service = "mlflow" })
 }
 
+resource "aws_ecs_task_definition" "serving" {
+  #checkov:skip=CKV_AWS_336:uvicorn and the model loader (MLflow downloads the model to a temporary directory) write under /tmp and /app as user 10001; a read-only root needs writable mounts declared in the Dockerfile first (follow-up, as for the other tasks).
+  for_each                 = local.serving_services
+  family                   = "${var.name}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.service_sizes[each.key].cpu
+  memory                   = var.service_sizes[each.key].memory
+  execution_role_arn       = var.serving_execution_role_arn
+  task_role_arn            = var.task_role_arns[each.key]
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name         = each.key
+      image        = var.image
+      essential    = true
+      command      = each.value
+      user         = "10001:10001"
+      portMappings = [{ containerPort = local.serving_ports[each.key], protocol = "tcp" }]
+      environment  = [for k, v in local.serving_environment : { name = k, value = v }]
+      secrets      = local.serving_secrets
+      # Liveness only (/healthz): /readyz also asks Kafka and PostgreSQL, and an outage of
+      # either must not make ECS replace every API task.
+      healthCheck = {
+        command = [
+          "CMD", "python", "-c",
+          local.serving_health_code[each.key],
+        ]
+        interval    = 30
+        timeout     = 10
+        retries     = 3
+        startPeriod = 60
+      }
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.task[each.key].name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = each.key
+        }
+      }
+    }
+  ])
+
+  tags = merge(var.tags, { Service = each.key })
+}
+
 # --- services -------------------------------------------------------------------------
 resource "aws_ecs_service" "app" {
   for_each               = { for k, v in local.app_services : k => v if k != "worker" }
@@ -260,10 +342,43 @@ resource "aws_ecs_service" "mlflow" {
   tags       = merge(var.tags, { Service = "mlflow" })
 }
 
-# --- internal ALB in front of MLflow --------------------------------------------------
+resource "aws_ecs_service" "serving" {
+  for_each                          = local.serving_services
+  name                              = each.key
+  cluster                           = aws_ecs_cluster.this.id
+  task_definition                   = aws_ecs_task_definition.serving[each.key].arn
+  desired_count                     = var.service_sizes[each.key].desired_count
+  launch_type                       = "FARGATE"
+  propagate_tags                    = "SERVICE"
+  enable_execute_command            = false
+  health_check_grace_period_seconds = 120
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [var.security_group_ids[each.key]]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.serving[each.key].arn
+    container_name   = each.key
+    container_port   = local.serving_ports[each.key]
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  depends_on = [aws_lb_listener.serving]
+  tags       = merge(var.tags, { Service = each.key })
+}
+
+# --- internal ALB in front of MLflow (:80), the API and the UI ---------------------------
+# One ALB (its name still says mlflow: renaming it would replace it and change every URL).
 resource "aws_lb" "mlflow" {
-  #checkov:skip=CKV2_AWS_20:No HTTPS listener to redirect to: the internal listener serves HTTP until a private certificate exists (see the listener's CKV_AWS_2 note).
-  #checkov:skip=CKV2_AWS_28:Internal ALB in private subnets, reachable only from the services' security groups; WAF protects internet-facing endpoints.
+  #checkov:skip=CKV2_AWS_20:No HTTPS listener to redirect to: the internal listeners (MLflow, API, UI) serve HTTP until a private certificate exists (see the listeners' CKV_AWS_2 notes).
+  #checkov:skip=CKV2_AWS_28:Internal ALB in private subnets, reachable only from the services' security groups and, on the API and UI listeners, from the VPC and the private ranges of var.api_client_cidrs; WAF protects internet-facing endpoints.
   name                       = substr("${var.name}-mlflow", 0, 32)
   internal                   = true
   load_balancer_type         = "application"
@@ -310,6 +425,43 @@ resource "aws_lb_listener" "mlflow" {
   default_action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.mlflow.arn
+  }
+}
+
+resource "aws_lb_target_group" "serving" {
+  #checkov:skip=CKV_AWS_378:ALB to task traffic stays inside the VPC between two security groups; uvicorn serves plain HTTP (no certificate in the container).
+  for_each             = local.serving_ports
+  name                 = substr("${var.name}-${each.key}", 0, 32)
+  port                 = each.value
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = 30
+
+  # /healthz (process alive), not /readyz: a Kafka or PostgreSQL outage must not take every
+  # API task out of the ALB; the endpoints that need them answer 503 on their own.
+  health_check {
+    path                = "/healthz"
+    matcher             = "200"
+    interval            = 30
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = merge(var.tags, { Service = each.key })
+}
+
+resource "aws_lb_listener" "serving" {
+  #checkov:skip=CKV_AWS_2:Internal listener in private subnets, reachable only from the VPC and var.api_client_cidrs; HTTPS needs a certificate for a private DNS name (follow-up: ACM Private CA + Route 53 private zone, as for MLflow).
+  #checkov:skip=CKV_AWS_103:Same listener: no TLS until a private certificate exists (see CKV_AWS_2).
+  for_each          = local.serving_ports
+  load_balancer_arn = aws_lb.mlflow.arn
+  port              = each.value
+  protocol          = "HTTP"
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.serving[each.key].arn
   }
 }
 

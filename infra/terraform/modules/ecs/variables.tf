@@ -19,7 +19,7 @@ variable "subnet_ids" {
 }
 
 variable "security_group_ids" {
-  description = "Security group ID per service: worker, monitor, trainer, ops, mlflow, alb (module network)."
+  description = "Security group ID per service: worker, monitor, trainer, ops, api, ui, mlflow, alb (module network)."
   type        = map(string)
 }
 
@@ -29,7 +29,7 @@ variable "execution_role_arn" {
 }
 
 variable "task_role_arns" {
-  description = "Task role ARN per service: worker, monitor, trainer, mlflow, ops (module iam)."
+  description = "Task role ARN per service: worker, monitor, trainer, mlflow, ops, api, ui (module iam)."
   type        = map(string)
 }
 
@@ -63,6 +63,34 @@ variable "mlflow_bucket" {
   type        = string
 }
 
+variable "serving_execution_role_arn" {
+  description = "ECS execution role of the api and ui tasks (module iam): the only one that may read the API tokens secret."
+  type        = string
+}
+
+variable "api_tokens_secret_arn" {
+  description = "Secrets Manager secret (module secrets) whose JSON value, reviewer name -> token, becomes TWEETSTREAM_API_TOKENS of the api and ui tasks."
+  type        = string
+}
+
+variable "api_reads_need_token" {
+  description = "TWEETSTREAM_API_READS_NEED_TOKEN of the api and ui tasks: reads (the GET endpoints) need a token too, not only writes."
+  type        = bool
+  default     = false
+}
+
+variable "api_port" {
+  description = "Container port of `tweetstream api` (TWEETSTREAM_API_PORT) and its listener port on the internal ALB."
+  type        = number
+  default     = 8080
+}
+
+variable "ui_port" {
+  description = "Container port of `tweetstream ui` (TWEETSTREAM_UI_PORT) and its listener port on the internal ALB."
+  type        = number
+  default     = 7860
+}
+
 variable "mlflow_port" {
   description = "Container port of the MLflow tracking server."
   type        = number
@@ -82,6 +110,8 @@ variable "service_sizes" {
     trainer = { cpu = 1024, memory = 4096, desired_count = 1 }
     mlflow  = { cpu = 512, memory = 1024, desired_count = 1 }
     ops     = { cpu = 256, memory = 512, desired_count = 0 }
+    api     = { cpu = 512, memory = 1024, desired_count = 1 }
+    ui      = { cpu = 256, memory = 1024, desired_count = 1 }
   }
 }
 

@@ -7,6 +7,10 @@
 #   trainer | read retrain, labels (group trainer)              | -  (artifacts via MLflow) | via execution role
 #   mlflow  | -                                                 | mlflow rw                 | via execution role
 #   ops     | create/describe/alter the project topics          | -                         | via execution role
+#   api, ui | write raw (POST /tweets; /readyz describes it)    | -  (model via MLflow)     | via serving execution role
+#
+# The api and ui tasks have their own execution role: it is the only role that may read the
+# API tokens secret (and, like the shared one, the database secret).
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
@@ -15,7 +19,7 @@ locals {
   topic_arn = { for k, t in var.topics : k => "${var.msk_topic_arn_prefix}/${t}" }
   group_arn = { for k, g in var.consumer_groups : k => "${var.msk_group_arn_prefix}/${g}" }
   s3_via    = "s3.${data.aws_region.current.name}.amazonaws.com"
-  services  = toset(["worker", "monitor", "trainer", "mlflow", "ops"])
+  services  = toset(["worker", "monitor", "trainer", "mlflow", "ops", "api", "ui"])
 }
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -85,6 +89,31 @@ resource "aws_iam_role_policy" "execution" {
   name   = "pull-logs-secrets"
   role   = aws_iam_role.execution.id
   policy = data.aws_iam_policy_document.execution.json
+}
+
+# --- execution role of the api and ui tasks ---------------------------------------------
+# The shared role's permissions plus the API tokens secret, so no other task definition can
+# be given the tokens.
+resource "aws_iam_role" "serving_execution" {
+  name               = "${var.name}-ecs-serving-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = merge(var.tags, { Service = "api-ui" })
+}
+
+data "aws_iam_policy_document" "serving_execution" {
+  source_policy_documents = [data.aws_iam_policy_document.execution.json]
+
+  statement {
+    sid       = "ApiTokensSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.api_tokens_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "serving_execution" {
+  name   = "pull-logs-secrets-api-tokens"
+  role   = aws_iam_role.serving_execution.id
+  policy = data.aws_iam_policy_document.serving_execution.json
 }
 
 # --- task roles -----------------------------------------------------------------------
@@ -235,6 +264,21 @@ data "aws_iam_policy_document" "ops" {
   }
 }
 
+# api and ui run the same app (the UI is the API plus its page): both publish tweets that
+# arrive over HTTP (idempotent producer) and describe the raw topic in /readyz.
+data "aws_iam_policy_document" "serving" {
+  statement {
+    sid       = "KafkaConnect"
+    actions   = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"]
+    resources = [var.msk_cluster_arn]
+  }
+  statement {
+    sid       = "KafkaWriteRaw"
+    actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
+    resources = [local.topic_arn["raw"]]
+  }
+}
+
 locals {
   task_policies = {
     worker  = data.aws_iam_policy_document.worker.json
@@ -242,6 +286,8 @@ locals {
     trainer = data.aws_iam_policy_document.trainer.json
     mlflow  = data.aws_iam_policy_document.mlflow.json
     ops     = data.aws_iam_policy_document.ops.json
+    api     = data.aws_iam_policy_document.serving.json
+    ui      = data.aws_iam_policy_document.serving.json
   }
 }
 

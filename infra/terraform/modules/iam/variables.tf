@@ -52,6 +52,11 @@ variable "db_secret_arn" {
   type        = string
 }
 
+variable "api_tokens_secret_arn" {
+  description = "Secrets Manager secret of the API tokens (module secrets): only the serving execution role may read it."
+  type        = string
+}
+
 variable "kms_key_arn" {
   description = "KMS key of the buckets and the secret."
   type        = string

@@ -8,11 +8,21 @@ locals {
   az_count  = length(var.availability_zones)
   nat_count = var.single_nat_gateway ? 1 : local.az_count
   # One security group per ECS service, plus the ALB, MSK and RDS.
-  app_services = ["worker", "monitor", "trainer", "ops"]
-  # Which services reach which backend (least privilege at the network layer too).
-  kafka_clients  = ["worker", "monitor", "trainer", "ops"]
-  db_clients     = ["worker", "monitor", "trainer", "mlflow", "ops"]
-  mlflow_clients = ["worker", "monitor", "trainer", "ops"]
+  app_services = ["worker", "monitor", "trainer", "ops", "api", "ui"]
+  # Which services reach which backend (least privilege at the network layer too). The API
+  # and the UI publish to the raw topic and check it (/readyz), read PostgreSQL and load the
+  # model through MLflow; they need no bucket (artifacts come through the MLflow server).
+  kafka_clients  = ["worker", "monitor", "trainer", "ops", "api", "ui"]
+  db_clients     = ["worker", "monitor", "trainer", "mlflow", "ops", "api", "ui"]
+  mlflow_clients = ["worker", "monitor", "trainer", "ops", "api", "ui"]
+  # The HTTP services behind the internal ALB (listener port = container port) and the
+  # networks their clients come from: the VPC itself plus var.api_client_cidrs (VPN, peering).
+  serving_ports        = { api = var.api_port, ui = var.ui_port }
+  serving_client_cidrs = distinct(concat([var.cidr_block], var.api_client_cidrs))
+  serving_ingress = {
+    for pair in setproduct(keys(local.serving_ports), local.serving_client_cidrs) :
+    "${pair[0]} ${pair[1]}" => { service = pair[0], cidr = pair[1] }
+  }
 }
 
 resource "aws_vpc" "this" {
@@ -259,5 +269,38 @@ resource "aws_vpc_security_group_ingress_rule" "mlflow" {
   ip_protocol                  = "tcp"
   from_port                    = var.mlflow_port
   to_port                      = var.mlflow_port
+  referenced_security_group_id = aws_security_group.service["alb"].id
+}
+
+# --- the API and the UI behind the internal ALB ----------------------------------------
+# Clients (the VPC, var.api_client_cidrs) reach only the ALB's API and UI listeners; only the
+# ALB reaches the api and ui tasks, each on its own container port.
+resource "aws_vpc_security_group_ingress_rule" "alb_serving" {
+  for_each          = local.serving_ingress
+  security_group_id = aws_security_group.service["alb"].id
+  description       = "tweetstream ${each.value.service} from ${each.value.cidr}"
+  ip_protocol       = "tcp"
+  from_port         = local.serving_ports[each.value.service]
+  to_port           = local.serving_ports[each.value.service]
+  cidr_ipv4         = each.value.cidr
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_serving" {
+  for_each                     = local.serving_ports
+  security_group_id            = aws_security_group.service["alb"].id
+  description                  = "ALB to the ${each.key} tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value
+  to_port                      = each.value
+  referenced_security_group_id = aws_security_group.service[each.key].id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "serving" {
+  for_each                     = local.serving_ports
+  security_group_id            = aws_security_group.service[each.key].id
+  description                  = "tweetstream ${each.key} from the internal ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value
+  to_port                      = each.value
   referenced_security_group_id = aws_security_group.service["alb"].id
 }

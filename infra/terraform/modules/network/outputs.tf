@@ -14,6 +14,6 @@ output "private_subnet_ids" {
 }
 
 output "security_group_ids" {
-  description = "Security group ID per service: worker, monitor, trainer, ops, mlflow, alb, msk, rds."
+  description = "Security group ID per service: worker, monitor, trainer, ops, api, ui, mlflow, alb, msk, rds."
   value       = { for name, sg in aws_security_group.service : name => sg.id }
 }

@@ -36,6 +36,29 @@ variable "mlflow_port" {
   default     = 5000
 }
 
+variable "api_port" {
+  description = "Container port of the HTTP API (TWEETSTREAM_API_PORT); also its listener port on the internal ALB."
+  type        = number
+  default     = 8080
+}
+
+variable "ui_port" {
+  description = "Container port of the web UI (TWEETSTREAM_UI_PORT); also its listener port on the internal ALB."
+  type        = number
+  default     = 7860
+}
+
+variable "api_client_cidrs" {
+  description = "Private networks besides the VPC (VPN, peered VPCs) allowed to reach the API and UI listeners of the internal ALB."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.api_client_cidrs : can(cidrhost(c, 0)) && !endswith(c, "/0")])
+    error_message = "api_client_cidrs must be CIDR blocks, and none may be /0 (the ALB is internal)."
+  }
+}
+
 variable "kms_key_arn" {
   description = "KMS key encrypting the VPC flow-log group."
   type        = string
