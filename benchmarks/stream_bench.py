@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -547,6 +548,7 @@ def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float)
 
 PHASES = (
     "worker",
+    "worker-places-off",
     "two-workers",
     "naive",
     "passthrough",
@@ -592,7 +594,11 @@ def _commit() -> str:
 
 
 def summary(
-    through: list[Result], runs: list[Result], latency: list[Result], load: list[float]
+    through: list[Result],
+    runs: list[Result],
+    latency: list[Result],
+    load: list[float],
+    places_off: Result | None = None,
 ) -> dict[str, Any]:
     """The run's numbers as one JSON object (null: not measured; latency runs in run order)."""
     a, two, b, c = through
@@ -612,6 +618,8 @@ def summary(
         "worker_cpu_s_per_10k": _number(a.cpu_per_10k),
         "two_workers_cpu_s_per_10k": _number(two.cpu_per_10k),
         "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
+        "worker_places_off_tweets_per_s": _number(places_off.throughput if places_off else nan),
+        "worker_places_off_cpu_s_per_10k": _number(places_off.cpu_per_10k if places_off else nan),
         "worker_stages": a.stages,  # throughput run: mean batch size, mean ms per stage
         "worker_latency_stages": [r.stages for r in runs],
         "loadavg_1m": load,  # before and after: other programs on the machine
@@ -682,6 +690,11 @@ def main() -> None:
             lambda: passthrough_throughput(base, data[: args.tweets]),
         ),
     ]
+    places_off = run(  # the same worker with place resolution off (issue 15: its cost)
+        "worker-places-off",
+        "(a) worker, places off",
+        lambda: worker_throughput(base.model_copy(update={"places": False}), data[: args.tweets]),
+    )
     print("throughput done", flush=True)
     in_order = [
         worker_latency(base, paced, args.rate)
@@ -713,6 +726,12 @@ def main() -> None:
         print(f"\nworker p99 over {len(runs)} latency runs (ms, sorted): {p99s}")
         slowest = ", ".join(f"{r.max_ms:,.1f}" for r in in_order)
         print(f"slowest tweet of each latency run (ms, in run order): {slowest}")
+    if places_off.note != "not run":
+        print(
+            f"\nworker with places off: {places_off.throughput:,.0f} tweets/s, "
+            f"{places_off.cpu_per_10k:.2f} CPU s/10k (places on: {through[0].throughput:,.0f}, "
+            f"{through[0].cpu_per_10k:.2f})"
+        )
     a, _, b, c = (r.throughput for r in through)
     two = through[1].throughput
     print(
@@ -732,7 +751,7 @@ def main() -> None:
         for share, name in areas(profile):
             print(f"{share:6.1%}  {name}")
     if args.json:
-        print(json.dumps(summary(through, in_order, latency, load)), flush=True)
+        print(json.dumps(summary(through, in_order, latency, load, places_off)), flush=True)
 
 
 if __name__ == "__main__":
