@@ -170,14 +170,20 @@ def test_champion_moves_mid_stream_and_no_batch_is_lost(
     source = client.get_model_version_by_alias(champion.model_name, CHAMPION).source
     v1 = mlflow.register_model(source, s.model_name).version
     client.set_registered_model_alias(s.model_name, CHAMPION, v1)
+    v2 = mlflow.register_model(source, s.model_name).version  # champion only mid-stream
     rows = tweets(6_000, "hot")
 
+    def serving_v2() -> bool:
+        return f"version {v2} (was {v1})" in worker.log.read_text(errors="replace")
+
     with workers(s, tmp_path) as [worker]:
-        traffic = paced(s, rows, per_second=600)
+        traffic = paced(s, rows[:4_000], per_second=600)
         wait_for(lambda: pg_count(s) >= 1_000, 120, "rows under v1", worker.tail)
-        v2 = mlflow.register_model(source, s.model_name).version
-        client.set_registered_model_alias(s.model_name, CHAMPION, v2)
+        client.set_registered_model_alias(s.model_name, CHAMPION, v2)  # while tweets flow
+        # the worker keeps up with the traffic: tweets must still come after it swapped
+        wait_for(serving_v2, 120, f"the worker to serve version {v2}", worker.tail)
         traffic.join(timeout=120)
+        paced(s, rows[4_000:], per_second=600).join(timeout=120)
         wait_for(lambda: pg_count(s) >= 6_000, 180, "all rows", worker.tail)
 
     assert alias_version(client, s.model_name, CHAMPION) == v2
