@@ -27,7 +27,7 @@ from models.serving import ModelHolder
 from serve.errors import add_error_handlers
 from serve.ingest import Publisher
 from serve.metrics import ApiMetrics, MetricsMiddleware
-from serve.routers import model, operations, places, stream
+from serve.routers import model, operations, situation, stream
 from serve.ui import router as page_router
 from tweetstream import __version__
 from tweetstream.settings import Settings
@@ -117,7 +117,7 @@ def create_app(
     add_error_handlers(app)
     app.include_router(model.router(settings, holder, metrics))
     app.include_router(stream.router(settings, publisher, metrics))
-    app.include_router(places.router(settings))
+    app.include_router(situation.router(settings))
     app.include_router(operations.router(settings, holder, metrics))
     if ui:
         app.include_router(page_router(settings))

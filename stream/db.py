@@ -16,6 +16,7 @@ from typing import Any
 from psycopg2 import Binary
 from psycopg2.extras import execute_values
 
+from stream.story_store import assign_stories, count_into_stories
 from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect
 from tweetstream.places import Place
@@ -32,14 +33,14 @@ CREATE TEMPORARY TABLE IF NOT EXISTS incoming_tweets (
     model_name TEXT, model_version TEXT, produced_at TIMESTAMPTZ, classified_at TIMESTAMPTZ,
     kafka_partition INTEGER, kafka_offset BIGINT, replay_reason TEXT,
     place_name TEXT, place_kind TEXT, place_country TEXT, place_region TEXT,
-    place_lat DOUBLE PRECISION, place_lon DOUBLE PRECISION, place_source TEXT
+    place_lat DOUBLE PRECISION, place_lon DOUBLE PRECISION, place_source TEXT, story_id TEXT
 ) ON COMMIT DELETE ROWS
 """
 
 _COLUMNS = (
     "id, text, keyword, location, label, probability, model_name, model_version, produced_at, "
     "classified_at, kafka_partition, kafka_offset, replay_reason, place_name, place_kind, "
-    "place_country, place_region, place_lat, place_lon, place_source"
+    "place_country, place_region, place_lat, place_lon, place_source, story_id"
 )
 
 _COPY = f"COPY incoming_tweets ({_COLUMNS}) FROM STDIN"
@@ -58,8 +59,13 @@ ON CONFLICT (id) DO UPDATE SET
     place_kind = EXCLUDED.place_kind, place_country = EXCLUDED.place_country,
     place_region = EXCLUDED.place_region, place_lat = EXCLUDED.place_lat,
     place_lon = EXCLUDED.place_lon, place_source = EXCLUDED.place_source,
+    story_id = coalesce(EXCLUDED.story_id, classified_tweets.story_id),
     stored_at = EXCLUDED.stored_at
 """
+
+#: the same, answering what the stories' counts need (a row inserted for the first time has
+#: no xmax: PostgreSQL's own way of telling an insert from an update in an upsert)
+_UPSERT_COUNTED = _UPSERT + "RETURNING story_id, label, (xmax = 0), classified_at"
 
 #: what COPY's text format escapes in a value (it reads \N as NULL)
 _SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -73,7 +79,7 @@ def _text(value: str | None) -> str:
     return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
 
 
-def _copy_line(record: ArchiveRecord, times: dict[datetime, str]) -> str:
+def _copy_line(record: ArchiveRecord, times: dict[datetime, str], story: str | None) -> str:
     """One row of COPY's text format (the columns of :data:`_COLUMNS`, tab-separated)."""
     r = record.result
     produced = "\\N" if r.produced_at is None else json_time(r.produced_at)
@@ -84,7 +90,8 @@ def _copy_line(record: ArchiveRecord, times: dict[datetime, str]) -> str:
         f"{_text(r.id)}\t{_text(r.text)}\t{_text(r.keyword)}\t{_text(r.location)}\t"
         f"{int(r.label)}\t{float(r.probability)!r}\t{_text(r.model_name)}\t"
         f"{_text(r.model_version)}\t{produced}\t{classified}\t{int(record.partition)}\t"
-        f"{int(record.offset)}\t{_text(r.replay_reason)}\t{_place(record.place)}\n"
+        f"{int(record.offset)}\t{_text(r.replay_reason)}\t{_place(record.place)}\t"
+        f"{_text(story)}\n"
     )
 
 
@@ -103,11 +110,13 @@ def _place(place: Place | None) -> str:
     )
 
 
-def copy_text(records: Sequence[ArchiveRecord]) -> str:
-    """The rows to COPY for ``records``: one per tweet id, the last one wins."""
+def copy_text(records: Sequence[ArchiveRecord], stories: dict[str, str] | None = None) -> str:
+    """The rows to COPY for ``records``: one per tweet id, the last one wins; ``stories``
+    gives each tweet id its story."""
     latest = {r.result.id: r for r in records}
     times: dict[datetime, str] = {}
-    return "".join([_copy_line(r, times) for r in latest.values()])
+    story = (stories or {}).get
+    return "".join([_copy_line(r, times, story(r.result.id)) for r in latest.values()])
 
 
 _DEAD = """
@@ -148,7 +157,8 @@ class PostgresSink:
         """Upsert tweets (last one wins per id) and record dead letters, in one transaction.
 
         The tweets are copied into a temporary table and upserted from it in one statement
-        (cheaper to build and to parse than a multi-row VALUES list).
+        (cheaper to build and to parse than a multi-row VALUES list). Their stories are found
+        and recorded first, in the same transaction (:mod:`stream.story_store`).
         """
         conn = self._connection()
         try:
@@ -157,8 +167,13 @@ class PostgresSink:
                     if not self._staged:
                         cur.execute(_STAGING)
                         self._staged = True
-                    cur.copy_expert(_COPY, io.StringIO(copy_text(records)))
-                    cur.execute(_UPSERT)
+                    stories = assign_stories(cur, records) if self.settings.stories else {}
+                    cur.copy_expert(_COPY, io.StringIO(copy_text(records, stories)))
+                    if stories:
+                        cur.execute(_UPSERT_COUNTED)
+                        count_into_stories(cur, cur.fetchall())
+                    else:
+                        cur.execute(_UPSERT)
                 if dead:
                     execute_values(cur, _DEAD, [_dead_row(d) for d in dead], page_size=1000)
         except Exception:

@@ -42,6 +42,7 @@ from stream.processing import (
 )
 from stream.publish import Message
 from stream.retry import in_thread, retry_forever
+from stream.stories import signatures
 from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.schemas import ClassifiedRow, DeadLetter, classified_bytes, utcnow
 from tweetstream.settings import Settings
@@ -144,7 +145,11 @@ class BatchHandler:
         results = classify(loaded, valid, utcnow(), self.predictor)
         metrics.STAGE_SECONDS.labels(stage="validate").observe(validated - began)
         metrics.STAGE_SECONDS.labels(stage="classify").observe(time.perf_counter() - validated)
-        records = records_of(valid, results, self.settings.places)
+        sigs = None
+        if self.settings.stories and valid:
+            texts = [v.tweet.text for v in valid]
+            sigs = self.inference.signatures(texts) if self.inference else signatures(texts)
+        records = records_of(valid, results, self.settings.places, sigs)
         return Prepared(batch, loaded, results, records, dead, began)
 
     async def store(self, prepared: Prepared) -> Awaitable[None]:

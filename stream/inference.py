@@ -5,7 +5,8 @@ the model's cleaning and TF-IDF (about a third of it) take turns on one core. Wi
 ``TWEETSTREAM_INFERENCE_PROCESS`` on (the default), :class:`InferenceProcess` runs
 :func:`models.serving.predict` in one child process instead, on the same model object
 (pickled to the child once per model version), so the answers are the same and the worker
-prepares the next batch's records and writes the last one's meanwhile.
+prepares the next batch's records and writes the last one's meanwhile. The stories' MinHash
+signatures (:mod:`stream.stories`) are computed there too.
 
 The child dies with the worker (``PR_SET_PDEATHSIG`` on Linux) and ignores SIGINT/SIGTERM:
 the worker decides when to stop. A child that dies is replaced on the next batch.
@@ -25,9 +26,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import cloudpickle
+import numpy as np
 
 from models.errors import ModelError
 from models.serving import LoadedModel, Predictions, predict
+from stream.stories import signatures
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,18 @@ class InferenceProcess:
                     if answer is None:
                         raise ModelError("the inference process did not take the model")
                     return answer
+                except BrokenProcessPool:
+                    log.warning("the inference process died; starting a new one (%d)", attempt)
+                    self._close()
+            raise ModelError("the inference process keeps dying")
+
+    def signatures(self, texts: Sequence[str]) -> np.ndarray:
+        """:func:`stream.stories.signatures` of ``texts``, computed in the child."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    result: np.ndarray = self._executor().submit(signatures, texts).result()
+                    return result
                 except BrokenProcessPool:
                     log.warning("the inference process died; starting a new one (%d)", attempt)
                     self._close()

@@ -96,9 +96,15 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
 
 
 def records_of(
-    valid: list[Valid], results: list[ClassifiedRow], with_places: bool = False
+    valid: list[Valid],
+    results: list[ClassifiedRow],
+    with_places: bool = False,
+    signatures: np.ndarray | None = None,
 ) -> list[ArchiveRecord]:
-    """Pair each valid record with its result (and place): what every sink stores."""
+    """Pair each valid record with its result (place, story signature): what sinks store."""
+    sigs: Sequence[np.ndarray | None] = (
+        [None] * len(valid) if signatures is None else list(signatures)
+    )
     return [
         ArchiveRecord(
             v.source.partition,
@@ -107,8 +113,9 @@ def records_of(
             v.tweet,
             r,
             resolve(v.tweet.location, v.tweet.text) if with_places else None,
+            sig,
         )
-        for v, r in zip(valid, results, strict=True)
+        for v, r, sig in zip(valid, results, sigs, strict=True)
     ]
 
 

@@ -19,7 +19,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from json.encoder import encode_basestring as _quote  # json.dumps's escaping
 from typing import Any
@@ -51,6 +51,8 @@ class ArchiveRecord:
     result: ClassifiedTweet | ClassifiedRow
     #: where the tweet is from or about (stored in PostgreSQL; not part of the archive line)
     place: Place | None = None
+    #: the tweet's MinHash signature (stream/stories.py: its story is found in PostgreSQL)
+    signature: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> str:
         """The record as one archive line (no trailing newline)."""

@@ -9,6 +9,7 @@ processes may call :func:`upgrade` at once (an advisory lock serialises them). T
 * ``tweet_labels`` — true labels from ``tweets.labels``
 * ``monitor_windows``, ``monitor_metrics`` — Evidently window results
 * ``model_events`` — drift, retraining, registration and promotion decisions
+* ``stories``, ``story_bands`` — stories of near-copies and their LSH index
 """
 
 from __future__ import annotations
@@ -151,6 +152,26 @@ MIGRATIONS: tuple[str, ...] = (
         ADD COLUMN place_lon DOUBLE PRECISION, ADD COLUMN place_source TEXT;
     CREATE INDEX classified_tweets_place_time ON classified_tweets (classified_at)
         WHERE place_name IS NOT NULL;
+    """,
+    # 8: stories (stream/stories.py): copies and near-copies of a tweet share a story_id;
+    # story_bands is the LSH index every worker reads and writes in its batch's transaction
+    """
+    CREATE TABLE stories (
+        story_id        TEXT PRIMARY KEY,
+        first_seen      TIMESTAMPTZ NOT NULL,
+        last_seen       TIMESTAMPTZ NOT NULL,
+        size            INTEGER NOT NULL DEFAULT 0,
+        disaster        INTEGER NOT NULL DEFAULT 0,
+        representative  TEXT NOT NULL,
+        signature       BYTEA NOT NULL
+    );
+    CREATE INDEX stories_last_seen ON stories (last_seen);
+    CREATE TABLE story_bands (
+        band_key  BIGINT PRIMARY KEY,
+        story_id  TEXT NOT NULL
+    );
+    ALTER TABLE classified_tweets ADD COLUMN story_id TEXT;
+    CREATE INDEX classified_tweets_story ON classified_tweets (story_id);
     """,
 )
 

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Resolve each tweet's location (or a place named in its text) to a city, "
         "region or country with coordinates, offline, and store it on its row.",
     )
+    stories: bool = Field(
+        True,
+        description="Give each tweet a story: copies and near-copies (MinHash, Jaccard >= 0.7 "
+        "on word pairs) share one story_id, in PostgreSQL (stories, story_bands).",
+    )
     inference_process: bool = Field(
         True,
         description="Classify in a child process of the worker (same model, same answers), "

@@ -168,6 +168,29 @@ def test_places_are_stored_on_rows_and_counted_by_places(served: Served) -> None
     assert bad.status_code == 422
 
 
+def test_copies_make_one_story_that_stories_ranks_first(served: Served) -> None:
+    tag = uuid.uuid4().hex[:6]
+    text = f"Bridge collapse on route {tag}: several cars fell into the river, rescuers on site"
+    copies = [text, f"RT @news: {text}", f"{text} http://t.co/{tag}", text.upper(), f"{text}!!"]
+    tweets = [
+        {"id": f"st-{tag}-{i}", "text": t, "keyword": "collapse"} for i, t in enumerate(copies)
+    ]
+    tweets.append({"id": f"st-{tag}-other", "text": f"Lovely sunny day at the beach {tag}"})
+    r = httpx.post(f"{served.url}/tweets", json=tweets, timeout=30)
+    assert r.status_code == 202, r.text
+    ids = {t["id"] for t in tweets}
+    wait_for(lambda: ids <= set(latest_ids(served.url)), 120, "the tweets", served.worker.tail)
+    answer = httpx.get(f"{served.url}/stories", params={"limit": 200}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    mine = [s for s in answer.json()["stories"] if tag in s["representative"]]
+    by_size = sorted(mine, key=lambda s: -s["size"])
+    assert by_size[0]["size"] == by_size[0]["recent"] == len(copies)
+    assert by_size[0]["keyword"] == "collapse" and by_size[0]["story_id"].startswith(f"st-{tag}-")
+    assert [s["size"] for s in by_size[1:]] == [1]  # the other tweet: its own story
+    later = httpx.get(f"{served.url}/stories", params={"since": "2999-01-01T00:00:00Z"}, timeout=10)
+    assert later.status_code == 200 and later.json()["stories"] == []
+
+
 def test_an_invalid_tweet_publishes_nothing(served: Served) -> None:
     tag = uuid.uuid4().hex[:6]
     good = {"id": f"bad-{tag}-ok", "text": "Flood waters rising in the city centre"}

@@ -1,0 +1,133 @@
+"""Stories: copies, retweets and near-copies of a tweet share one ``story_id``.
+
+A tweet's *shingles* are the word pairs of the model's own cleaning (:func:`clean_text`),
+without the tokens a retweet or a link adds (``rt``, ``user``, ``url``). Two tweets belong
+together when the Jaccard similarity of their shingles is at least :data:`SIMILARITY`,
+estimated by MinHash: :data:`PERMUTATIONS` universal hashes, computed for a whole batch at
+once with numpy (:func:`signatures`). Locality-sensitive hashing finds the candidates:
+:data:`BANDS` bands of :data:`ROWS` values each, so that two tweets at the similarity
+threshold share a band with probability ~0.99, and two at 0.3 with ~0.12; a candidate joins
+a story only when its signature agrees with the story's first tweet on ``SIMILARITY`` of the
+hashes.
+
+:func:`assign` is the whole decision, pure: given the band → story map known so far (from
+PostgreSQL, where every worker writes it in the same transaction as the rows; see
+``stream/db.py``), it gives each tweet of a batch its story, new stories named by their
+first tweet's id.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.cleaning import clean_text
+
+SIMILARITY = 0.7
+PERMUTATIONS = 64
+BANDS, ROWS = 16, 4  # BANDS * ROWS == PERMUTATIONS
+_PRIME = (1 << 31) - 1
+_rng = np.random.default_rng(20261202)  # fixed: every worker and every run hashes alike
+_A = _rng.integers(1, _PRIME, size=PERMUTATIONS, dtype=np.int64)
+_B = _rng.integers(0, _PRIME, size=PERMUTATIONS, dtype=np.int64)
+#: tokens that a retweet, a mention or a link add to a copy
+_NOISE = frozenset({"rt", "user", "url", "via"})
+#: one signature of a text without shingles: it matches nothing (-1 is never a hash)
+_EMPTY = np.full(PERMUTATIONS, -1, dtype=np.int64)
+
+
+def word_hashes(text: str) -> list[int]:
+    """The 32-bit hashes of a text's words after the model's cleaning, without noise words."""
+    return [zlib.crc32(w.encode()) for w in clean_text(text).split() if w not in _NOISE]
+
+
+def signatures(texts: Sequence[str]) -> np.ndarray:
+    """MinHash signatures of the texts' word pairs (a one-word text: its word), one row of
+    :data:`PERMUTATIONS` int64 values per text; a text without words gets -1s."""
+    words = [word_hashes(t) for t in texts]
+    out = np.tile(_EMPTY, (len(texts), 1))
+    lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
+    total = int(lengths.sum())
+    if not total:
+        return out
+    flat = np.fromiter((h for w in words for h in w), dtype=np.int64, count=total)
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    # a pair (j, j + 1) of words of the same text; a one-word text keeps its word
+    pair = np.flatnonzero(owner[:-1] == owner[1:])
+    single = np.flatnonzero(lengths == 1)
+    first_of = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    shingle = np.concatenate(
+        [(flat[pair] * 1_000_003 + flat[pair + 1]) % _PRIME, flat[first_of[single]] % _PRIME]
+    )
+    shingle_owner = np.concatenate([owner[pair], single])
+    order = np.argsort(shingle_owner, kind="stable")
+    shingle, shingle_owner = shingle[order], shingle_owner[order]
+    values = (shingle[:, None] * _A[None, :] + _B[None, :]) % _PRIME
+    texts_with, starts = np.unique(shingle_owner, return_index=True)
+    out[texts_with] = np.minimum.reduceat(values, starts, axis=0)
+    return out
+
+
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """The LSH keys of signatures: (texts, :data:`BANDS`) signed 64-bit keys, a polynomial
+    hash of each band's values and its index (rows of an empty text are meaningless)."""
+    rows = sigs.reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
+    mixed = np.zeros((len(sigs), BANDS), dtype=np.uint64)
+    for r in range(ROWS):
+        mixed = mixed * np.uint64(1_000_003) + rows[:, :, r]
+    mixed = mixed * np.uint64(31) + np.arange(BANDS, dtype=np.uint64)[None, :]
+    return mixed.view(np.int64)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """The Jaccard similarity the two signatures estimate."""
+    if a[0] < 0 or b[0] < 0:
+        return 0.0
+    return float(np.mean(a == b))
+
+
+@dataclass
+class Assignment:
+    """What :func:`assign` decided for a batch."""
+
+    story_ids: list[str | None]  #: per tweet (None: no shingles, no story)
+    new_stories: dict[str, np.ndarray] = field(default_factory=dict)  #: id → first signature
+    bands: dict[int, str] = field(default_factory=dict)  #: band key → story, to record
+
+
+def assign(
+    ids: Sequence[str],
+    sigs: np.ndarray,
+    known_bands: Mapping[int, str],
+    known_signatures: Mapping[str, np.ndarray],
+) -> Assignment:
+    """Each tweet's story: the most similar candidate story at :data:`SIMILARITY` or more,
+    else a new story named by the tweet's id. Tweets are taken in order, so a later copy in
+    the same batch joins an earlier one."""
+    bands = dict(known_bands)
+    firsts = dict(known_signatures)
+    out = Assignment([])
+    all_keys = band_keys(sigs).tolist()
+    for tweet_id, sig, keys in zip(ids, sigs, all_keys, strict=True):
+        if sig[0] < 0:  # no words: no story
+            out.story_ids.append(None)
+            continue
+        best, best_score = None, SIMILARITY
+        for story in {bands[k] for k in keys if k in bands}:
+            first = firsts.get(story)
+            score = similarity(sig, first) if first is not None else 0.0
+            if score >= best_score:
+                best, best_score = story, score
+        if best is None:
+            best = tweet_id
+            firsts[best] = sig
+            out.new_stories[best] = sig
+        out.story_ids.append(best)
+        for k in keys:
+            if k not in bands:
+                bands[k] = best
+                out.bands[k] = best
+    return out
