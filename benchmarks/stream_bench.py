@@ -548,7 +548,7 @@ def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float)
 
 PHASES = (
     "worker",
-    "worker-places-off",
+    "worker-plain",
     "two-workers",
     "naive",
     "passthrough",
@@ -618,8 +618,8 @@ def summary(
         "worker_cpu_s_per_10k": _number(a.cpu_per_10k),
         "two_workers_cpu_s_per_10k": _number(two.cpu_per_10k),
         "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
-        "worker_places_off_tweets_per_s": _number(places_off.throughput if places_off else nan),
-        "worker_places_off_cpu_s_per_10k": _number(places_off.cpu_per_10k if places_off else nan),
+        "worker_plain_tweets_per_s": _number(places_off.throughput if places_off else nan),
+        "worker_plain_cpu_s_per_10k": _number(places_off.cpu_per_10k if places_off else nan),
         "worker_stages": a.stages,  # throughput run: mean batch size, mean ms per stage
         "worker_latency_stages": [r.stages for r in runs],
         "loadavg_1m": load,  # before and after: other programs on the machine
@@ -690,10 +690,11 @@ def main() -> None:
             lambda: passthrough_throughput(base, data[: args.tweets]),
         ),
     ]
-    places_off = run(  # the same worker with place resolution off (issue 15: its cost)
-        "worker-places-off",
-        "(a) worker, places off",
-        lambda: worker_throughput(base.model_copy(update={"places": False}), data[: args.tweets]),
+    plain = base.model_copy(update={"places": False, "stories": False})
+    places_off = run(  # the same worker without stories and places (issue 15: their cost)
+        "worker-plain",
+        "(a) worker, no stories or places",
+        lambda: worker_throughput(plain, data[: args.tweets]),
     )
     print("throughput done", flush=True)
     in_order = [
@@ -728,8 +729,8 @@ def main() -> None:
         print(f"slowest tweet of each latency run (ms, in run order): {slowest}")
     if places_off.note != "not run":
         print(
-            f"\nworker with places off: {places_off.throughput:,.0f} tweets/s, "
-            f"{places_off.cpu_per_10k:.2f} CPU s/10k (places on: {through[0].throughput:,.0f}, "
+            f"\nworker without stories and places: {places_off.throughput:,.0f} tweets/s, "
+            f"{places_off.cpu_per_10k:.2f} CPU s/10k (with them: {through[0].throughput:,.0f}, "
             f"{through[0].cpu_per_10k:.2f})"
         )
     a, _, b, c = (r.throughput for r in through)

@@ -1,6 +1,6 @@
 """Stories: copies, retweets and near-copies of a tweet share one ``story_id``.
 
-A tweet's *shingles* are the word pairs of the model's own cleaning (:func:`clean_text`),
+A tweet's *shingles* are the words and word pairs of the model's own cleaning (:func:`clean_text`),
 without the tokens a retweet or a link adds (``rt``, ``user``, ``url``). Two tweets belong
 together when the Jaccard similarity of their shingles is at least :data:`SIMILARITY`,
 estimated by MinHash: :data:`PERMUTATIONS` universal hashes, computed for a whole batch at
@@ -45,7 +45,7 @@ def word_hashes(text: str) -> list[int]:
 
 
 def signatures(texts: Sequence[str]) -> np.ndarray:
-    """MinHash signatures of the texts' word pairs (a one-word text: its word), one row of
+    """MinHash signatures of the texts' words and word pairs, one row of
     :data:`PERMUTATIONS` int64 values per text; a text without words gets -1s."""
     words = [word_hashes(t) for t in texts]
     out = np.tile(_EMPTY, (len(texts), 1))
@@ -55,14 +55,10 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
         return out
     flat = np.fromiter((h for w in words for h in w), dtype=np.int64, count=total)
     owner = np.repeat(np.arange(len(texts)), lengths)
-    # a pair (j, j + 1) of words of the same text; a one-word text keeps its word
+    # every word, and every pair (j, j + 1) of words of the same text
     pair = np.flatnonzero(owner[:-1] == owner[1:])
-    single = np.flatnonzero(lengths == 1)
-    first_of = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    shingle = np.concatenate(
-        [(flat[pair] * 1_000_003 + flat[pair + 1]) % _PRIME, flat[first_of[single]] % _PRIME]
-    )
-    shingle_owner = np.concatenate([owner[pair], single])
+    shingle = np.concatenate([flat % _PRIME, (flat[pair] * 1_000_003 + flat[pair + 1]) % _PRIME])
+    shingle_owner = np.concatenate([owner, owner[pair]])
     order = np.argsort(shingle_owner, kind="stable")
     shingle, shingle_owner = shingle[order], shingle_owner[order]
     values = (shingle[:, None] * _A[None, :] + _B[None, :]) % _PRIME
