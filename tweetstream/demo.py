@@ -177,6 +177,7 @@ def demo(
     console.print(f"[bold]3. streaming[/] {test_csv} through tweets.raw → worker → sinks")
     snap = stream_file(s, test_csv, rate, console, timeout)
     show_monitor(s)
+    show_stories_and_places(s)
     console.print(
         f"\n{snap.stored:,} tweets classified and stored at {snap.per_second:,.0f} tweets/s; "
         f"{snap.disaster_share:.1%} about real disasters.\n"
@@ -184,6 +185,38 @@ def demo(
         f"S3 archive: s3://{s.archive_bucket}/{s.archive_prefix}/ and Evidently reports: "
         f"s3://{s.reports_bucket}/{s.pg_database}/ at {s.s3_endpoint_url}\n"
         "The stack keeps running; `tweetstream down` stops it."
+    )
+
+
+def show_stories_and_places(s: Settings) -> None:
+    """5. The largest stories and the places with most disaster tweets (all time)."""
+    from tweetstream.clients import pg_connect
+
+    conn = pg_connect(s)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT size, disaster, left(representative, 70) FROM stories "
+                "ORDER BY size DESC, story_id LIMIT 5"
+            )
+            stories = cur.fetchall()
+            cur.execute(
+                "SELECT place_name, place_kind, place_country, count(*) FILTER (WHERE label = 1), "
+                "count(*) FROM classified_tweets WHERE place_name IS NOT NULL "
+                "GROUP BY 1, 2, 3 ORDER BY 4 DESC, 5 DESC, 1 LIMIT 5"
+            )
+            places = cur.fetchall()
+    finally:
+        conn.close()
+    table = Table(title="5. largest stories (copies and near-copies) and top places")
+    for col in ("tweets", "disaster", "story (its first tweet)"):
+        table.add_column(col)
+    for size, disaster, text in stories:
+        table.add_row(str(size), str(disaster), text)
+    console.print(table)
+    console.print(
+        "  places with most disaster tweets: "
+        + "; ".join(f"{n} ({k}, {c}) {d} of {t}" for n, k, c, d, t in places)
     )
 
 
