@@ -100,23 +100,31 @@ class Refused(Generic[T]):
     reason: str
 
 
-def isolate(items: Sequence[T], write: Callable[[Sequence[T]], object]) -> list[Refused[T]]:
+def isolate(
+    items: Sequence[T],
+    write: Callable[[Sequence[T]], object],
+    failed: BaseException | None = None,
+) -> list[Refused[T]]:
     """Write ``items``; on a permanent failure bisect until the refused items are found.
 
     Returns the refused items with their reasons; every other item was written (some
     perhaps twice, which idempotent sinks allow). Transient failures propagate, so the
     caller retries the whole call (again idempotent). Costs one write when nothing is
     refused, and about ``2 k log2(n)`` writes for ``k`` refused items among ``n``.
+    ``failed``: the permanent error a write of exactly ``items`` just raised (that write is
+    not made again).
     """
     if not items:
         return []
-    try:
-        write(items)
-        return []
-    except Exception as err:
-        if not is_permanent(err):
-            raise
-        if len(items) == 1:
-            return [Refused(items[0], describe(err))]
+    if failed is None:
+        try:
+            write(items)
+            return []
+        except Exception as err:
+            if not is_permanent(err):
+                raise
+            failed = err
+    if len(items) == 1:
+        return [Refused(items[0], describe(failed))]
     middle = len(items) // 2
     return isolate(items[:middle], write) + isolate(items[middle:], write)

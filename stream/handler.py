@@ -201,7 +201,9 @@ class BatchHandler:
             except Exception as err:
                 if not is_permanent(err):
                     raise
-            refused = isolate(records, self.postgres.write)
+                # without dead letters that write was exactly the records': not made again
+                failed = None if dead else err
+            refused = isolate(records, self.postgres.write, failed)
             self.postgres.write((), dead)
             return refused
 

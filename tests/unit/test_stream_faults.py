@@ -122,6 +122,29 @@ def test_isolate_is_cheap_for_one_poison_record_in_a_big_batch() -> None:
     assert sink.calls <= 2 * 10 + 1  # about 2 log2(n), not n
 
 
+@given(
+    n=st.integers(min_value=1, max_value=200),
+    poison=st.sets(st.integers(min_value=0, max_value=199), min_size=1, max_size=8),
+)
+@settings(max_examples=150, deadline=None)
+def test_isolate_after_a_failed_write_does_not_make_that_write_again(
+    n: int, poison: set[int]
+) -> None:
+    items = list(range(n))
+    if not poison & set(items):
+        return
+    sink = Sink(poison)
+    with pytest.raises(ValueError) as first:
+        sink.write(items)
+    before = sink.calls
+    refused = isolate(items, sink.write, first.value)
+    assert sorted(r.item for r in refused) == sorted(poison & set(items))
+    assert set(sink.stored) == set(items) - poison
+    again = Sink(poison)
+    isolate(items, again.write)
+    assert sink.calls - before == again.calls - 1  # one write fewer than from scratch
+
+
 def test_isolate_lets_a_transient_failure_through_for_the_caller_to_retry() -> None:
     sink = Sink({3}, outage_calls=1)
     with pytest.raises(ConnectionRefusedError):
