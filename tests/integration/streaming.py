@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,6 +27,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_range(count: int = 8) -> int:
+    """The first of ``count`` consecutive free ports, below the kernel's ephemeral range (a
+    port the kernel hands out is free once, but the next ones are any client's to take)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 32_000 - count)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(base, base + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build exactly these settings."""
     return child_env(settings, os.environ)
@@ -41,7 +60,7 @@ def isolate(settings: Settings, unique: Callable[[str], str], **overrides: Any) 
         "worker_group": unique("workers"),
         "archive_prefix": unique("archive"),
         "pg_database": unique("db").replace("-", "_"),
-        "metrics_port": free_port(),
+        "metrics_port": free_port_range(),  # workers serve on metrics_port + their index
         "model_poll_seconds": 1.0,
     }
     names.update(overrides)
