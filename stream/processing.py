@@ -6,7 +6,7 @@ No I/O here, so every rule is unit-tested without Kafka or a database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class LabelRecord:
     id: str
     target: int
     source: Incoming
+    reviewer: str | None = None
+    #: when the label was given; the Kafka record's time for labels that do not say
+    labeled_at: datetime | None = None
 
 
 def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], list[DeadLetter]]:
@@ -89,7 +92,8 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
                 )
             )
             continue
-        good.append(LabelRecord(label.id, label.target, record))
+        at = label.labeled_at or datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        good.append(LabelRecord(label.id, label.target, record, label.reviewer, at))
     return good, dead
 
 

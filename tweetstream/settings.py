@@ -8,12 +8,13 @@ Every field can be set with an environment variable prefixed ``TWEETSTREAM_``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -162,6 +163,32 @@ class Settings(BaseSettings):
     ui_refresh_seconds: float = Field(
         3.0, gt=0, description="How often the UI's live panel refreshes itself."
     )
+    api_tokens: dict[str, SecretStr] = Field(
+        {},
+        description="Bearer tokens of the API, a JSON object reviewer name -> token "
+        '(e.g. {"ana": "…"}); when set (here or in api_tokens_file) POST /tweets and '
+        "POST /labels need one and the reviewer is the token's name. Empty: no authentication.",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="A JSON file of the same shape as api_tokens (a mounted secret); its "
+        "reviewers are added to api_tokens.",
+    )
+    api_reads_need_token: bool = Field(
+        False, description="With tokens set, GET endpoints also need one (default: reads open)."
+    )
+
+    # --- review and labels ------------------------------------------------------------
+    review_window_hours: float = Field(
+        168.0, gt=0, description="GET /review picks among tweets classified this recently."
+    )
+    api_max_review: int = Field(200, ge=1, description="Most items GET /review returns.")
+    retrain_every_labels: int = Field(
+        50,
+        ge=1,
+        description="The trainer requests a retraining (reason labels) each time this many "
+        "new reviewed labels (of reviewers not revoked) have arrived.",
+    )
 
     # --- derived -----------------------------------------------------------------
     @property
@@ -209,8 +236,16 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     so a child process (a worker, a monitor) builds exactly these settings."""
     env = {k: v for k, v in base.items() if not k.startswith("TWEETSTREAM_")}
     for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"TWEETSTREAM_{name.upper()}"] = str(value)
+        if value is None:
+            continue
+        if isinstance(value, dict):  # JSON, as the environment gives it (secrets revealed)
+            value = json.dumps(
+                {
+                    k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                    for k, v in value.items()
+                }
+            )
+        env[f"TWEETSTREAM_{name.upper()}"] = str(value)
     return env
 
 
