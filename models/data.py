@@ -146,7 +146,7 @@ def split_train_eval(df: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, p
     """
     mask = in_eval_set(df["id"], fraction)
     if "reviewed" in df.columns:
-        reviewed = df["reviewed"].fillna(False).astype(bool)
+        reviewed = df["reviewed"].eq(True)
         mask &= ~reviewed
         trained = set(df.loc[reviewed, "text"].map(text_key))
         keep = ~(mask & df["text"].map(text_key).isin(trained))

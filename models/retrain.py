@@ -67,7 +67,7 @@ def training_data(settings: Settings) -> tuple[pd.DataFrame, int]:
     fresh = streamed_labeled(settings)
     merged = pd.concat([base[~base["id"].isin(fresh["id"])], fresh], ignore_index=True)
     merged["target"] = merged["target"].astype(int)
-    merged["reviewed"] = merged["reviewed"].fillna(False).astype(bool)
+    merged["reviewed"] = merged["reviewed"].eq(True)  # NaN: a Kaggle row
     return merged, len(fresh)
 
 
