@@ -63,9 +63,10 @@ def _refused(refusal: Refusal) -> JSONResponse:
 
 
 def check_known(settings: Settings, labels: list[TrueLabel]) -> Refusal | None:
-    """403 if the reviewer was revoked, 422 for ids the stream never classified."""
-    if labels and labels[0].reviewer and queue.is_revoked(settings, labels[0].reviewer):
-        return Refusal(403, ((None, None, f"reviewer {labels[0].reviewer} was revoked"),))
+    """403 if a reviewer was revoked, 422 for ids the stream never classified."""
+    for reviewer in sorted({x.reviewer for x in labels if x.reviewer}):
+        if queue.is_revoked(settings, reviewer):
+            return Refusal(403, ((None, None, f"reviewer {reviewer} was revoked"),))
     known = queue.existing_ids(settings, [label.id for label in labels])
     unknown = [(i, printable(x.id)) for i, x in enumerate(labels) if x.id not in known]
     if unknown:
