@@ -12,17 +12,22 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Configuration of every tweetstream process."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TWEETSTREAM_", env_file=".env", frozen=True, extra="ignore"
+        env_prefix="TWEETSTREAM_",
+        env_file=".env",
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad value is named, never echoed (tokens, passwords)
     )
 
     # --- files -----------------------------------------------------------------
@@ -163,7 +168,7 @@ class Settings(BaseSettings):
     ui_refresh_seconds: float = Field(
         3.0, gt=0, description="How often the UI's live panel refreshes itself."
     )
-    api_tokens: dict[str, SecretStr] = Field(
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
         {},
         description="Bearer tokens of the API, a JSON object reviewer name -> token "
         '(e.g. {"ana": "…"}); when set (here or in api_tokens_file) POST /tweets and '
@@ -174,6 +179,24 @@ class Settings(BaseSettings):
         description="A JSON file of the same shape as api_tokens (a mounted secret); its "
         "reviewers are added to api_tokens.",
     )
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens_json(cls, value: Any) -> Any:
+        """The environment gives JSON text; empty means no tokens."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("is not a JSON object of reviewer name -> token") from None
+
+    @field_validator("api_tokens_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     api_reads_need_token: bool = Field(
         False, description="With tokens set, GET endpoints also need one (default: reads open)."
     )

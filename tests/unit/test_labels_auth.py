@@ -241,3 +241,26 @@ def test_reviewer_names_are_exactly_the_pattern(name: str) -> None:
     )
     assert accepted == bool(REVIEWER_RE.fullmatch(name))
     assert accepted <= (0 < len(name) <= 64 and name.isascii() and " " not in name)
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_token_settings_mean_no_authentication(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWEETSTREAM_API_TOKENS", value)
+    monkeypatch.setenv("TWEETSTREAM_API_TOKENS_FILE", value)
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.api_tokens == {} and s.api_tokens_file is None
+    assert not Auth(s).enabled
+
+
+@pytest.mark.parametrize("value", ["not-json-" + TOKEN_A, '["' + TOKEN_A + '"]'])
+def test_a_bad_token_setting_is_refused_without_echoing_it(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("TWEETSTREAM_API_TOKENS", value)
+    with pytest.raises(ValidationError) as err:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "api_tokens" in str(err.value) and TOKEN_A not in str(err.value)
