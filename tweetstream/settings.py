@@ -179,6 +179,7 @@ class Settings(BaseSettings):
         description="A JSON file of the same shape as api_tokens (a mounted secret); its "
         "reviewers are added to api_tokens.",
     )
+
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens_json(cls, value: Any) -> Any:
