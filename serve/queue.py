@@ -8,7 +8,8 @@ review. Strategies:
 * ``uncertainty`` (default): probability closest to 0.5 first, walking the expression index
   ``classified_tweets_uncertainty`` in order (no sort of the table);
 * ``newest``: most recently classified first (index ``classified_tweets_classified_at``);
-* ``random``: a uniform sample of the window, for comparison (this one reads the window).
+* ``random``: a uniform sample of the window, for comparison (this one reads the window:
+  ``ORDER BY random()``; text keys are computed for the sample only).
 
 Each page is fetched with a keyset condition and leaves out the text keys already chosen, so
 a cluster of copies is skipped inside PostgreSQL, not sent over to be thrown away.
@@ -52,11 +53,18 @@ ORDER BY c.classified_at DESC, c.id DESC
 LIMIT %(page)s
 """
 
+#: a uniform sample of the window first (text keys computed only for the sample), then the
+#: near-duplicate rules
 _RANDOM = f"""
-SELECT {_COLUMNS}, NULL FROM classified_tweets c
-WHERE {_CANDIDATE}
-ORDER BY random()
-LIMIT %(page)s
+SELECT {_COLUMNS}, NULL FROM (
+    SELECT c.* FROM classified_tweets c
+    WHERE c.classified_at >= now() - make_interval(secs => %(window)s)
+      AND NOT EXISTS (SELECT 1 FROM tweet_labels l WHERE l.id = c.id)
+    ORDER BY random()
+    LIMIT %(page)s
+) AS c
+WHERE NOT EXISTS (SELECT 1 FROM labeled_text_keys k WHERE k.text_key = tweet_text_key(c.text))
+  AND NOT tweet_text_key(c.text) = ANY(%(seen)s::text[])
 """
 
 _SIZE = f"""
@@ -126,11 +134,15 @@ def queue(
     seen: set[str] = set()
     items: list[dict[str, Any]] = []
     page, size = Page(), max(4 * limit, 50)
+    if strategy == "random":  # a sample large enough that copies do not crowd it out
+        size = min(max(20 * limit, 1000), 5000)
     for _ in range(max_pages):
         rows = _query(settings, _sql(strategy), _params(settings, page, size, seen))
         chosen, full = pick(rows, seen, limit - len(items))
         items += chosen
-        if full or len(rows) < size or strategy == "random":
+        if full or (strategy == "random" and not chosen):
+            break  # random: a sample that brings nothing new means the window is used up
+        if strategy != "random" and len(rows) < size:
             break
         last = rows[-1]
         page = Page(

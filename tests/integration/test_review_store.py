@@ -92,6 +92,8 @@ def test_a_thousand_retweets_cost_one_review(db: Settings) -> None:
     assert len(got) == 2 and got[1]["id"] == "other"
     assert got[0]["id"].startswith("rt")
     assert queue.size(db) == 2
+    randomly = queue.queue(db, 5, "random")
+    assert len(randomly) == 2 and "other" in {i["id"] for i in randomly}
     # once one copy is labeled, none of the others is offered again
     label(db, ("rt0500", 1, "ana", NOW))
     assert ids(queue.queue(db, 5)) == ["other"]
