@@ -73,6 +73,15 @@ class LabelRecord:
     labeled_at: datetime | None = None
 
 
+def kafka_time(timestamp_ms: int) -> datetime | None:
+    """A Kafka record's timestamp as a UTC datetime; None if it is not one (a producer sets
+    it: it may be -1 or out of range)."""
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms >= 0 else None
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], list[DeadLetter]]:
     """True labels; unusable records become dead letters."""
     good: list[LabelRecord] = []
@@ -92,7 +101,7 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
                 )
             )
             continue
-        at = label.labeled_at or datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        at = label.labeled_at or kafka_time(record.timestamp_ms)
         good.append(LabelRecord(label.id, label.target, record, label.reviewer, at))
     return good, dead
 

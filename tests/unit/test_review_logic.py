@@ -90,3 +90,13 @@ def test_reviewed_rows_always_train_and_their_copies_never_evaluate() -> None:
     # rows without the column split by hash alone, as before
     plain_train, plain_eval = split_train_eval(df, 0.2)
     assert list(plain_eval["id"]) == eval_ids and len(plain_train) == 400 - len(eval_ids)
+
+
+@pytest.mark.parametrize("ms", [-1, 0, 1_764_633_600_000, 2**63 - 1, 10**17])
+def test_a_label_gets_a_time_whatever_its_kafka_timestamp(ms: int) -> None:
+    from stream.processing import Incoming, parse_labels
+
+    record = Incoming(b"1", b'{"id": "1", "target": 1}', 0, 0, ms)
+    [label], dead = parse_labels([record], "labels")
+    assert not dead and label.reviewer is None
+    assert label.labeled_at is None or label.labeled_at.year >= 1970
