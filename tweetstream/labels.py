@@ -60,10 +60,10 @@ WHERE text_key IN (SELECT tweet_text_key(text) FROM classified_tweets WHERE id =
 """
 _KEEP_KEYS = """
 INSERT INTO labeled_text_keys (text_key)
-SELECT DISTINCT tweet_text_key(c.text) FROM tweet_labels l JOIN classified_tweets c ON c.id = l.id
-WHERE tweet_text_key(c.text) IN (
-    SELECT tweet_text_key(text) FROM classified_tweets WHERE id = ANY(%s)
-)
+SELECT DISTINCT t.key FROM (
+    SELECT tweet_text_key(c.text) AS key FROM tweet_labels l JOIN classified_tweets c ON c.id = l.id
+) AS t
+WHERE t.key IN (SELECT tweet_text_key(text) FROM classified_tweets WHERE id = ANY(%s))
 ON CONFLICT DO NOTHING
 """
 
