@@ -1,7 +1,8 @@
 """Active learning on the real stack: do the queue's picks teach the model more than random?
 
     .venv/bin/python benchmarks/active_learning.py [--seed-size 1000] [--steps 50,100,200,400]
-        [--repeats 1] [--rows 100000] [--skip-curves] [--skip-latency] [--json out.json]
+        [--repeats 1] [--rows 100000] [--skip-curves] [--skip-latency] [--upsert-cost]
+        [--json out.json]
 
 **Curves.** The Kaggle training data is split three ways by a hash of the id, as the gate
 does: the fixed evaluation set (the gate's 10%, minus any tweet whose near-duplicate key
@@ -343,6 +344,58 @@ def latency(base: Settings, rows: int, repeats: int = 30) -> dict[str, Any]:
         cleanup(base, s)
 
 
+def upsert_cost(base: Settings, rows: int = 10_000, rounds: int = 6) -> dict[str, float]:
+    """What migration 7 costs the worker: its sink's upsert of ``rows`` tweets into a database
+    migrated to 6 and one migrated to 7, alternating; median milliseconds of each."""
+    import tweetstream.migrations as migrations
+
+    texts = pd.read_csv(base.data_dir / "test.csv")["text"].tolist()
+    full = migrations.MIGRATIONS
+    dbs: dict[int, Settings] = {}
+    try:
+        for n in (6, 7):
+            migrations.MIGRATIONS = full[:n]
+            dbs[n] = scratch(base, f"m{n}")
+    finally:
+        migrations.MIGRATIONS = full
+    sinks = {n: PostgresSink(s) for n, s in dbs.items()}
+    times: dict[int, list[float]] = {6: [], 7: []}
+    try:
+        for k in range(rounds):
+            now = datetime.now(UTC)
+            batch = [
+                ArchiveRecord(
+                    0,
+                    k * rows + i,
+                    0,
+                    RawTweet(id=f"{k}-{i}", text=texts[i % len(texts)]),
+                    ClassifiedRow(
+                        f"{k}-{i}",
+                        texts[i % len(texts)],
+                        None,
+                        None,
+                        1,
+                        "d",
+                        0.3,
+                        "m",
+                        "1",
+                        None,
+                        now,
+                    ),
+                )
+                for i in range(rows)
+            ]
+            for n in (6, 7) if k % 2 else (7, 6):
+                began = time.perf_counter()
+                sinks[n].write(batch)
+                times[n].append((time.perf_counter() - began) * 1000)
+    finally:
+        for n, sink in sinks.items():
+            sink.close()
+            cleanup(base, dbs[n])
+    return {f"migrations_1_to_{n}_ms": round(statistics.median(t), 1) for n, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed-size", type=int, default=1000)
@@ -351,6 +404,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="Whole comparisons to run.")
     parser.add_argument("--skip-curves", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--upsert-cost", action="store_true", help="Also time the worker's upsert before/after."
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     base = Settings().model_copy(
@@ -401,6 +457,9 @@ def main() -> None:
     if not args.skip_latency:
         results["latency"] = latency(base, args.rows)
         print(results["latency"]["plan"])
+    if args.upsert_cost:
+        results["upsert_10k"] = upsert_cost(base)
+        print("worker upsert of 10,000 tweets, median:", results["upsert_10k"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
 
