@@ -345,21 +345,23 @@ def latency(base: Settings, rows: int, repeats: int = 30) -> dict[str, Any]:
 
 
 def upsert_cost(base: Settings, rows: int = 10_000, rounds: int = 6) -> dict[str, float]:
-    """What migration 7 costs the worker: its sink's upsert of ``rows`` tweets into a database
-    migrated to 6 and one migrated to 7, alternating; median milliseconds of each."""
+    """What the review migration (the one creating ``label_history``) costs the worker: its
+    sink's upsert of ``rows`` tweets into a database migrated to just before it and one
+    migrated to it, alternating; median milliseconds of each."""
     import tweetstream.migrations as migrations
 
     texts = pd.read_csv(base.data_dir / "test.csv")["text"].tolist()
     full = migrations.MIGRATIONS
+    review = next(i for i, sql in enumerate(full, start=1) if "CREATE TABLE label_history" in sql)
     dbs: dict[int, Settings] = {}
     try:
-        for n in (6, 7):
+        for n in (review - 1, review):
             migrations.MIGRATIONS = full[:n]
             dbs[n] = scratch(base, f"m{n}")
     finally:
         migrations.MIGRATIONS = full
     sinks = {n: PostgresSink(s) for n, s in dbs.items()}
-    times: dict[int, list[float]] = {6: [], 7: []}
+    times: dict[int, list[float]] = {n: [] for n in dbs}
     try:
         for k in range(rounds):
             now = datetime.now(UTC)
@@ -385,7 +387,7 @@ def upsert_cost(base: Settings, rows: int = 10_000, rounds: int = 6) -> dict[str
                 )
                 for i in range(rows)
             ]
-            for n in (6, 7) if k % 2 else (7, 6):
+            for n in sorted(dbs, reverse=bool(k % 2)):
                 began = time.perf_counter()
                 sinks[n].write(batch)
                 times[n].append((time.perf_counter() - began) * 1000)
