@@ -139,3 +139,23 @@ def test_labels_trigger_fires_once_per_n_and_revocation_changes_the_next_retrain
     started = [e for e in story(s, second.request_id) if e["kind"] == "retrain_started"]
     assert started[0]["details"]["reviewed_rows"] == EVERY  # ana's only
     assert len(labels_requests(s)) == 2  # revocation did not fire anything
+
+
+def test_with_the_default_setting_it_fires_at_50_and_100_reviewed_labels(
+    settings: Settings,
+) -> None:
+    s = isolate(settings, _unique)
+    upgrade(s)
+    assert s.retrain_every_labels == 50
+    fired = []
+    for i in range(120):
+        LabelSink(s).write([(f"t{i}", i % 2, "ana", NOW + timedelta(seconds=i))])
+        if i == 60:  # a file's labels (no reviewer) and a revoked reviewer's do not count
+            LabelSink(s).write([(f"f{j}", 1, None, NOW) for j in range(30)])
+            LabelSink(s).write([(f"m{j}", 1, "mallory", NOW) for j in range(30)])
+            labels.revoke(s, "mallory")
+        if request_if_due(s) is not None:
+            fired.append(i + 1)
+    assert fired == [50, 100]
+    marks = [e["details"]["reviewed_labels"] for e in labels_requests(s)]
+    assert marks == [50, 100]
