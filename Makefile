@@ -87,6 +87,7 @@ bench: up ## Benchmarks (each prints numbers beside a baseline measured in the s
 	$(BIN)/python benchmarks/replay_bench.py --tweets 50000
 	$(BIN)/python benchmarks/api_bench.py --seconds 10 --clients 4
 	$(BIN)/python -W ignore benchmarks/chaos.py --tweets 100000 --rate 1000
+	$(BIN)/python -W ignore benchmarks/active_learning.py --repeats 3
 
 # docker compose's api and ui read their bearer tokens from this file (compose secret api_tokens,
 # which the API_TOKENS_FILE environment variable of docker compose can point elsewhere).

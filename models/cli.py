@@ -107,7 +107,11 @@ def trainer(
     once: Annotated[bool, typer.Option("--once", help="Answer one request, then exit.")] = False,
 ) -> None:
     """Answer model.retrain requests: retrain on training data + labeled stream tweets,
-    register a challenger, run the promotion gate (moves @champion only if it passes)."""
+    register a challenger, run the promotion gate (moves @champion only if it passes).
+
+    Also requests a retraining itself (reason labels) every TWEETSTREAM_RETRAIN_EVERY_LABELS
+    reviewed labels of reviewers not revoked (POST /labels).
+    """
     from models.retrain import RetrainOutcome, serve
 
     def show(o: RetrainOutcome) -> None:

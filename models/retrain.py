@@ -1,9 +1,13 @@
 """``tweetstream trainer``: answer ``model.retrain`` requests in a process of its own.
 
-For each request: train on the Kaggle training data plus the streamed tweets whose true
-label arrived, register a challenger, run the promotion gate, and move ``@champion`` only
-if it passes. Every step goes to ``model_events`` and onto the model version as tags; a
-request already answered (same ``request_id``) is not trained twice.
+Requests come from the drift policy and from the trainer itself, every
+``retrain_every_labels`` reviewed labels (:mod:`models.label_trigger`). For each request:
+train on the Kaggle training data plus the streamed tweets whose true label arrived (every
+reviewed label trains; the gate's evaluation set holds none of them nor their near
+duplicates, see :func:`models.data.split_train_eval`), register a challenger, run the
+promotion gate, and move ``@champion`` only if it passes. Every step goes to
+``model_events`` and onto the model version as tags; a request already answered (same
+``request_id``) is not trained twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import mlflow
 import pandas as pd
 
 from models.data import fingerprint_frame, load_labeled
+from models.label_trigger import request_if_due
 from models.registry import client_for, register, run_gate
 from models.train import PRODUCTION, train_candidate
 from tweetstream.clients import kafka_config, pg_connect
@@ -38,18 +43,20 @@ class RetrainOutcome:
 
 
 def streamed_labeled(settings: Settings) -> pd.DataFrame:
-    """Tweets from the stream whose true label is known."""
+    """Tweets from the stream whose true label is known (``tweet_labels``: the latest label
+    of a reviewer not revoked); ``reviewed`` marks labels people gave (they always train)."""
     conn = pg_connect(settings)
     try:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT c.id, coalesce(c.keyword, ''), coalesce(c.location, ''), c.text,"
-                " l.target FROM classified_tweets c JOIN tweet_labels l ON l.id = c.id"
+                " l.target, l.reviewer IS NOT NULL"
+                " FROM classified_tweets c JOIN tweet_labels l ON l.id = c.id"
             )
             rows = cur.fetchall()
     finally:
         conn.close()
-    return pd.DataFrame(rows, columns=["id", "keyword", "location", "text", "target"])
+    return pd.DataFrame(rows, columns=["id", "keyword", "location", "text", "target", "reviewed"])
 
 
 def training_data(settings: Settings) -> tuple[pd.DataFrame, int]:
@@ -60,6 +67,7 @@ def training_data(settings: Settings) -> tuple[pd.DataFrame, int]:
     fresh = streamed_labeled(settings)
     merged = pd.concat([base[~base["id"].isin(fresh["id"])], fresh], ignore_index=True)
     merged["target"] = merged["target"].astype(int)
+    merged["reviewed"] = merged["reviewed"].eq(True)  # NaN: a Kaggle row
     return merged, len(fresh)
 
 
@@ -89,7 +97,11 @@ def handle(settings: Settings, request: RetrainRequest) -> RetrainOutcome:
         "retrain_started",
         request_id=rid,
         reason=request.reason,
-        details={"rows": len(data), "stream_rows": n_stream},
+        details={
+            "rows": len(data),
+            "stream_rows": n_stream,
+            "reviewed_rows": int(data["reviewed"].sum()),
+        },
     )
     try:
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -161,6 +173,7 @@ def serve(
     idle_since = time.monotonic()
     try:
         while True:
+            request_if_due(settings)  # the labels trigger: its request is answered below
             for records in consumer.poll(timeout_ms=1000).values():
                 for record in records:
                     request = RetrainRequest.model_validate_json(record.value)

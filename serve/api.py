@@ -7,6 +7,10 @@ at import time. The app serves the registry's ``@champion`` through a
 thread calls ``holder.refresh()`` every ``model_poll_seconds``, so a promotion reaches the API
 as it reaches the worker.
 
+Writes (``POST /tweets``, ``POST /labels``) need a bearer token when the API has tokens
+(:mod:`serve.auth`); ``GET /review`` and ``POST /labels`` are the review loop
+(:mod:`serve.routers.review`).
+
 Errors are JSON ``{"detail": ...}`` and never carry a traceback (:mod:`serve.errors`): 422 for
 a request that does not fit the schema (for ``/tweets``, one reason per rejected item), 503
 when the model, Kafka or PostgreSQL is not available, 500 (logged, not shown) for anything
@@ -21,13 +25,14 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from models.serving import ModelHolder
+from serve.auth import Auth
 from serve.errors import add_error_handlers
 from serve.ingest import Publisher
 from serve.metrics import ApiMetrics, MetricsMiddleware
-from serve.routers import model, operations, situation, stream
+from serve.routers import model, operations, review, situation, stream
 from serve.ui import router as page_router
 from tweetstream import __version__
 from tweetstream.settings import Settings
@@ -102,6 +107,7 @@ def create_app(
     ``hot_reload`` a background thread keeps it on ``@champion`` (off: serve what it holds).
     ``ui`` adds the web page at ``/`` (``tweetstream ui``)."""
     holder = holder if holder is not None else ModelHolder(settings)
+    auth = Auth(settings)  # ConfigError for a bad token setting, before anything starts
     publisher = Publisher(settings)
     metrics = ApiMetrics()
     metrics.show_model(holder.current)
@@ -111,12 +117,14 @@ def create_app(
         description="Classify tweets about real disasters; ingest tweets into the stream; "
         "read what the stream classified.",
         lifespan=_lifespan(settings, holder, publisher, metrics, hot_reload),
+        dependencies=[Depends(auth.reader)],
     )
     app.state.settings = settings
     app.state.holder = holder
     add_error_handlers(app)
     app.include_router(model.router(settings, holder, metrics))
-    app.include_router(stream.router(settings, publisher, metrics))
+    app.include_router(stream.router(settings, publisher, metrics, auth))
+    app.include_router(review.router(settings, publisher, auth))
     app.include_router(situation.router(settings))
     app.include_router(operations.router(settings, holder, metrics))
     if ui:

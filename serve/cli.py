@@ -18,7 +18,8 @@ def api(
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
-    """Serve the HTTP API: /classify, /tweets, /tweets/latest, /healthz, /readyz, /metrics.
+    """Serve the HTTP API: /classify, /tweets, /tweets/latest, /review, /labels, /healthz,
+    /readyz, /metrics (writes need a token when TWEETSTREAM_API_TOKENS is set).
 
     The OpenAPI spec is at /openapi.json. The model is the registry's @champion, followed
     like the worker does (checked every TWEETSTREAM_MODEL_POLL_SECONDS).
@@ -29,8 +30,9 @@ def api(
     settings = get_settings()
     bind_host = host or settings.api_host
     bind_port = port or settings.api_port
+    app = create_app(settings)  # a bad token setting stops here, before the banner
     typer.echo(f"tweetstream API on http://{bind_host}:{bind_port} (spec: /openapi.json)")
-    run(create_app(settings), bind_host, bind_port, access_log)
+    run(app, bind_host, bind_port, access_log)
 
 
 def ui(
@@ -41,12 +43,14 @@ def ui(
         str | None, typer.Option(help="Interface to bind [default: TWEETSTREAM_API_HOST].")
     ] = None,
 ) -> None:
-    """Serve the web UI: classify a tweet and see why; the stream's latest classifications."""
+    """Serve the web UI: classify a tweet and see why; the stream's latest classifications;
+    the review page (/review.html: label the tweets the model is least sure about)."""
     from serve.api import create_ui_app
     from serve.server import run
 
     settings = get_settings()
     bind_host = host or settings.api_host
     bind_port = port or settings.ui_port
-    typer.echo(f"tweetstream UI on http://{bind_host}:{bind_port}/")
-    run(create_ui_app(settings), bind_host, bind_port)
+    app = create_ui_app(settings)
+    typer.echo(f"tweetstream UI on http://{bind_host}:{bind_port}/ (review: /review.html)")
+    run(app, bind_host, bind_port)

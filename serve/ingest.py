@@ -10,6 +10,7 @@ one :class:`~producer.sender.Sender` (``acks="all"``, idempotent), keyed by id, 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ from kafka.errors import KafkaError
 
 from producer.errors import ProducerError
 from producer.sender import Sender, kafka_failure
-from tweetstream.schemas import InvalidRecord, RawTweet, parse_raw, utcnow
+from tweetstream.schemas import InvalidRecord, RawTweet, TrueLabel, parse_raw, utcnow
 from tweetstream.settings import Settings
 
 #: an HTTP request waits at most this long for Kafka (a CLI producer rides out longer outages;
@@ -87,14 +88,15 @@ class Publisher:
                 )
             return self._sender
 
-    def publish(self, tweets: list[RawTweet]) -> list[Delivered]:
-        """Send and wait for every acknowledgement; :class:`ProducerError` if any failed.
+    def publish(self, tweets: Sequence[RawTweet | TrueLabel], topic: str = "") -> list[Delivered]:
+        """Send (to ``topic``, default the raw topic) keyed by id and wait for every
+        acknowledgement; :class:`ProducerError` if any failed.
 
         Each request waits on its own records (a failure of one request is not the next
         one's), so this uses :meth:`Sender.submit`, not a run's :meth:`Sender.send`.
         """
         sender = self._get()
-        topic = self.settings.raw_topic
+        topic = topic or self.settings.raw_topic
         try:
             futures = [sender.submit(topic, t.id.encode(), t.to_bytes()) for t in tweets]
             metadata = [f.get(timeout=ACK_TIMEOUT_S) for f in futures]

@@ -176,3 +176,35 @@ class Readiness(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+class ReviewItem(BaseModel):
+    id: str
+    text: str
+    keyword: str | None
+    location: str | None
+    probability: float = Field(description="P(about a real disaster) the model gave.")
+    model_version: str
+    classified_at: datetime
+
+
+class ReviewResponse(BaseModel):
+    strategy: Literal["uncertainty", "newest", "random"]
+    items: list[ReviewItem] = Field(description="Best first; no two near duplicates.")
+
+
+class QueueSize(BaseModel):
+    waiting: int = Field(description="Distinct (by text key) recent tweets not labeled yet.")
+
+
+class LabelOut(BaseModel):
+    id: str
+    target: Literal[0, 1]
+    reviewer: str
+    labeled_at: datetime
+
+
+class LabelsResponse(BaseModel):
+    topic: str
+    published: int
+    labels: list[LabelOut]

@@ -6,6 +6,7 @@ seconds), and a connection that cannot be made fails in ``connect_timeout`` seco
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,7 +52,9 @@ class Stats:
         return self.disaster / self.total if self.total else None
 
 
-def _query(settings: Settings, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+def _query(
+    settings: Settings, sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
     import psycopg2
     import psycopg2.errors
 

@@ -9,6 +9,11 @@ CDN, no fonts from the network, it works offline. The page calls the API on the 
 ``GET /tweets/stats`` (the live panel, refreshed every ``ui_refresh_seconds``) and ``GET
 /model`` (the champion's version).
 
+The review page (``/review.html``, ``serve/static/review.html``) shows one tweet of ``GET
+/review`` at a time with its probability and ``POST /explain``'s words; keys d (disaster), n
+(not), s (skip), u (undo: back to the previous tweet, to label it again) post to ``POST
+/labels`` with the token typed into the page (or a reviewer name when the API has no tokens).
+
 The page is ``serve/static/index.html`` (package data); its ``__NAME__`` placeholders are
 filled from the settings once per app. :func:`serve.api.create_app` with ``ui=True`` adds it.
 """
@@ -24,9 +29,9 @@ from tweetstream.schemas import MAX_TEXT_CHARS
 from tweetstream.settings import Settings
 
 
-def render_page(settings: Settings) -> str:
+def render_page(settings: Settings, name: str = "index.html") -> str:
     """The page with this process's settings filled in."""
-    page = (files("serve") / "static" / "index.html").read_text(encoding="utf-8")
+    page = (files("serve") / "static" / name).read_text(encoding="utf-8")
     return (
         page.replace("__MAX_TEXT__", str(MAX_TEXT_CHARS))
         .replace("__REFRESH_MS__", str(round(settings.ui_refresh_seconds * 1000)))
@@ -39,8 +44,14 @@ def router(settings: Settings) -> APIRouter:
     api = APIRouter()
     page = render_page(settings)
 
+    review = render_page(settings, "review.html")
+
     @api.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def index() -> HTMLResponse:
         return HTMLResponse(page)
+
+    @api.get("/review.html", include_in_schema=False, response_class=HTMLResponse)
+    async def review_page() -> HTMLResponse:
+        return HTMLResponse(review)
 
     return api

@@ -188,24 +188,57 @@ class PostgresSink:
                 self._conn = None
 
 
+#: one label as stored: tweet id, target, reviewer (None: from a file), when it was given
+LabelRow = tuple[str, int, str | None, datetime]
+
+_HISTORY = """
+INSERT INTO label_history (id, target, reviewer, labeled_at) VALUES %s ON CONFLICT DO NOTHING
+"""
+
+#: the latest label per tweet, unless its reviewer was revoked; an older one never wins
+_LATEST_LABEL = """
+INSERT INTO tweet_labels (id, target, reviewer, labeled_at)
+SELECT DISTINCT ON (v.id) v.id, v.target, v.reviewer, v.labeled_at
+FROM (VALUES %s) AS v (id, target, reviewer, labeled_at)
+WHERE v.reviewer IS NULL OR v.reviewer NOT IN (SELECT reviewer FROM revoked_reviewers)
+ORDER BY v.id, v.labeled_at DESC
+ON CONFLICT (id) DO UPDATE SET
+    target = EXCLUDED.target, reviewer = EXCLUDED.reviewer, labeled_at = EXCLUDED.labeled_at,
+    received_at = clock_timestamp()
+WHERE tweet_labels.labeled_at IS NULL OR EXCLUDED.labeled_at >= tweet_labels.labeled_at
+"""
+
+#: the review queue skips near duplicates of labeled tweets
+_TEXT_KEYS = """
+INSERT INTO labeled_text_keys (text_key)
+SELECT tweet_text_key(c.text) FROM classified_tweets c JOIN tweet_labels l ON l.id = c.id
+WHERE c.id = ANY(%s)
+ON CONFLICT DO NOTHING
+"""
+
+
 class LabelSink:
-    """Upserts true labels (``tweets.labels``) into ``tweet_labels``; latest wins."""
+    """Stores true labels (``tweets.labels``): every one in ``label_history`` (a redelivery
+    is not a second label), the latest per tweet in ``tweet_labels``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def write(self, labels: Sequence[tuple[str, int]]) -> None:
-        latest = dict(labels)
-        if not latest:
+    def write(self, labels: Sequence[LabelRow]) -> None:
+        rows = list(dict.fromkeys(labels))
+        if not rows:
             return
         conn = pg_connect(self.settings)
         try:
             with conn, conn.cursor() as cur:
+                execute_values(cur, _HISTORY, rows, page_size=1000)
                 execute_values(
                     cur,
-                    "INSERT INTO tweet_labels (id, target) VALUES %s ON CONFLICT (id) DO UPDATE "
-                    "SET target = EXCLUDED.target, received_at = clock_timestamp()",
-                    list(latest.items()),
+                    _LATEST_LABEL,
+                    rows,
+                    template="(%s, %s::smallint, %s::text, %s::timestamptz)",
+                    page_size=len(rows),  # one statement: DISTINCT ON sees the whole batch
                 )
+                cur.execute(_TEXT_KEYS, (sorted({r[0] for r in rows}),))
         finally:
             conn.close()

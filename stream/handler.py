@@ -258,7 +258,9 @@ class BatchHandler:
         good, dead = parse_labels(batch, self.settings.labels_topic)
 
         def write(labels: Sequence[LabelRecord]) -> None:
-            self.labels.write([(label.id, label.target) for label in labels])
+            self.labels.write(
+                [(x.id, x.target, x.reviewer, x.labeled_at or utcnow()) for x in labels]
+            )
 
         refused = await self._retry("postgres", in_thread(lambda: isolate(good, write)))
         dead += [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -70,6 +70,18 @@ class LabelRecord:
     id: str
     target: int
     source: Incoming
+    reviewer: str | None = None
+    #: when the label was given; the Kafka record's time for labels that do not say
+    labeled_at: datetime | None = None
+
+
+def kafka_time(timestamp_ms: int) -> datetime | None:
+    """A Kafka record's timestamp as a UTC datetime; None if it is not one (a producer sets
+    it: it may be -1 or out of range)."""
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms >= 0 else None
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], list[DeadLetter]]:
@@ -91,7 +103,8 @@ def parse_labels(batch: list[Incoming], topic: str) -> tuple[list[LabelRecord], 
                 )
             )
             continue
-        good.append(LabelRecord(label.id, label.target, record))
+        at = label.labeled_at or kafka_time(record.timestamp_ms)
+        good.append(LabelRecord(label.id, label.target, record, label.reviewer, at))
     return good, dead
 
 

@@ -20,6 +20,7 @@ from monitoring.cli import monitor
 from producer.cli import produce
 from producer.replay.cli import replay
 from serve.cli import api, ui
+from serve.review_cli import review_app
 from stream.cli import db_app, worker
 from tweetstream import __version__
 from tweetstream.demo import demo
@@ -75,6 +76,7 @@ COMMANDS: list[Callable[..., None]] = [
 for command in COMMANDS:
     app.command()(command)
 app.add_typer(db_app, name="db")
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

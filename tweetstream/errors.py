@@ -17,3 +17,7 @@ class ConfigError(TweetstreamError):
 
 class DataError(TweetstreamError):
     """An input file or record is unusable."""
+
+
+class ServiceError(TweetstreamError):
+    """A service a command needs (PostgreSQL, Kafka, ...) does not answer."""

@@ -16,6 +16,7 @@ KINDS = (
     "promoted",
     "refused",
     "retrain_failed",
+    "reviewer_revoked",
 )
 
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, TypeVar
@@ -64,6 +65,10 @@ MAX_DEAD_BYTES = 256 * 1024
 #: longest reason kept (a dead letter's reason is stored in ``dead_letters.reason``)
 MAX_REASON_CHARS = 500
 LABEL_NAMES = {0: "not disaster", 1: "disaster"}
+#: a reviewer's name (``TrueLabel.reviewer``, the keys of ``TWEETSTREAM_API_TOKENS``)
+MAX_REVIEWER_CHARS = 64
+REVIEWER_PATTERN = rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{MAX_REVIEWER_CHARS - 1}}}"
+REVIEWER_RE = re.compile(REVIEWER_PATTERN, re.ASCII)
 #: Kafka header that marks a replayed record; its value is the reason of the backfill
 REPLAY_HEADER = "tweetstream-replay"
 
@@ -336,17 +341,55 @@ class DeadLetter(_Message):
         return base64.b64decode(self.original_b64)
 
 
+def reviewer_problem(name: object) -> str | None:
+    """Why ``name`` is not a reviewer name (:data:`REVIEWER_PATTERN`), or None."""
+    if not isinstance(name, str):
+        return "must be a string"
+    if not REVIEWER_RE.fullmatch(name):
+        return (
+            f"must be 1 to {MAX_REVIEWER_CHARS} characters: ASCII letters, digits and ._@- "
+            "(starting with a letter or digit)"
+        )
+    return None
+
+
 class TrueLabel(_Message):
-    """A tweet's true label, arriving later on ``tweets.labels``; same id rule as a tweet."""
+    """A tweet's true label, arriving later on ``tweets.labels``; same id rule as a tweet.
+
+    ``reviewer`` and ``labeled_at`` are set for labels a person gave (``POST /labels``);
+    labels from a file (``tweetstream produce --labels``) have neither.
+    """
 
     schema_version: Literal[1] = 1
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     target: Literal[0, 1]
+    reviewer: str | None = None
+    labeled_at: datetime | None = None
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_is_text_or_integer(cls, value: Any) -> Any:
         return _tweet_id(value)
+
+    @field_validator("reviewer", mode="before")
+    @classmethod
+    def _reviewer_name(cls, value: Any) -> Any:
+        problem = None if value is None else reviewer_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("labeled_at")
+    @classmethod
+    def _labeled_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            if value.tzinfo is None or value.utcoffset() is None:
+                return value.replace(tzinfo=UTC)
+            return value.astimezone(UTC)
+        except OverflowError as err:
+            raise ValueError("out of range") from err
 
 
 class RetrainRequest(_Message):

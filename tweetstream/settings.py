@@ -8,20 +8,26 @@ Every field can be set with an environment variable prefixed ``TWEETSTREAM_``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Configuration of every tweetstream process."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TWEETSTREAM_", env_file=".env", frozen=True, extra="ignore"
+        env_prefix="TWEETSTREAM_",
+        env_file=".env",
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad value is named, never echoed (tokens, passwords)
     )
 
     # --- files -----------------------------------------------------------------
@@ -189,6 +195,51 @@ class Settings(BaseSettings):
     ui_refresh_seconds: float = Field(
         3.0, gt=0, description="How often the UI's live panel refreshes itself."
     )
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        {},
+        description="Bearer tokens of the API, a JSON object reviewer name -> token "
+        '(e.g. {"ana": "…"}); when set (here or in api_tokens_file) POST /tweets and '
+        "POST /labels need one and the reviewer is the token's name. Empty: no authentication.",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="A JSON file of the same shape as api_tokens (a mounted secret); its "
+        "reviewers are added to api_tokens.",
+    )
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens_json(cls, value: Any) -> Any:
+        """The environment gives JSON text; empty means no tokens."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("is not a JSON object of reviewer name -> token") from None
+
+    @field_validator("api_tokens_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    api_reads_need_token: bool = Field(
+        False, description="With tokens set, GET endpoints also need one (default: reads open)."
+    )
+
+    # --- review and labels ------------------------------------------------------------
+    review_window_hours: float = Field(
+        168.0, gt=0, description="GET /review picks among tweets classified this recently."
+    )
+    api_max_review: int = Field(200, ge=1, description="Most items GET /review returns.")
+    retrain_every_labels: int = Field(
+        50,
+        ge=1,
+        description="The trainer requests a retraining (reason labels) each time this many "
+        "new reviewed labels (of reviewers not revoked) have arrived.",
+    )
 
     # --- derived -----------------------------------------------------------------
     @property
@@ -236,8 +287,16 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     so a child process (a worker, a monitor) builds exactly these settings."""
     env = {k: v for k, v in base.items() if not k.startswith("TWEETSTREAM_")}
     for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"TWEETSTREAM_{name.upper()}"] = str(value)
+        if value is None:
+            continue
+        if isinstance(value, dict):  # JSON, as the environment gives it (secrets revealed)
+            value = json.dumps(
+                {
+                    k: v.get_secret_value() if isinstance(v, SecretStr) else v
+                    for k, v in value.items()
+                }
+            )
+        env[f"TWEETSTREAM_{name.upper()}"] = str(value)
     return env
 
 

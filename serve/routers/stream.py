@@ -10,12 +10,13 @@ sends them. What the stream classified is read from PostgreSQL (:mod:`serve.stor
 # and the query bounds come from the settings inside router().
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from producer.errors import ProducerError
 from serve import store
+from serve.auth import Auth
 from serve.errors import UNAVAILABLE, ServiceUnavailable
 from serve.ingest import Publisher, printable, validate
 from serve.metrics import ApiMetrics
@@ -84,7 +85,7 @@ def parse_tweets(body: bytes, max_batch: int) -> list[RawTweet] | JSONResponse:
     return tweets
 
 
-def router(settings: Settings, publisher: Publisher, metrics: ApiMetrics) -> APIRouter:
+def router(settings: Settings, publisher: Publisher, metrics: ApiMetrics, auth: Auth) -> APIRouter:
     """The stream endpoints; 503 while Kafka (ingest) or PostgreSQL (reads) is down."""
     api = APIRouter(tags=["stream"])
 
@@ -94,6 +95,7 @@ def router(settings: Settings, publisher: Publisher, metrics: ApiMetrics) -> API
         response_model=PublishResponse,
         responses={
             422: {"model": PublishRejected, "description": "Invalid tweets; none published."},
+            401: {"model": Message, "description": "No valid token (when the API has tokens)."},
             413: {"model": Message, "description": "Body too large."},
             **UNAVAILABLE,
         },
@@ -101,7 +103,9 @@ def router(settings: Settings, publisher: Publisher, metrics: ApiMetrics) -> API
         f"(at most {settings.api_max_batch})",
         openapi_extra={"requestBody": tweets_body(settings.api_max_batch)},
     )
-    async def post_tweets(request: Request) -> Any:
+    async def post_tweets(
+        request: Request, _reviewer: Annotated[str | None, Depends(auth.writer)]
+    ) -> Any:
         tweets = parse_tweets(await request.body(), settings.api_max_batch)
         if isinstance(tweets, JSONResponse):
             return tweets
