@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from tweetstream.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -302,8 +304,24 @@ def child_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment and ``.env``."""
-    return Settings()
+    """The process-wide settings, read once from the environment and ``.env``.
+
+    An invalid value is a :class:`~tweetstream.errors.ConfigError` naming each variable and
+    what is wrong with it, never its value (a token may be one).
+    """
+    try:
+        return Settings()
+    except ValidationError as err:
+        raise ConfigError(f"invalid settings: {settings_problems(err)}") from None
+
+
+def settings_problems(err: ValidationError) -> str:
+    """One line: each invalid setting's variable and the reason, without the value."""
+    return "; ".join(
+        f"TWEETSTREAM_{'_'.join(str(part) for part in e['loc'][:1]).upper()}: "
+        f"{str(e['msg']).removeprefix('Value error, ')}"
+        for e in err.errors(include_input=False)
+    )
 
 
 def env_example() -> str:

@@ -79,3 +79,24 @@ def test_child_env_rebuilds_the_same_settings(monkeypatch: pytest.MonkeyPatch) -
         if key.startswith("TWEETSTREAM_"):
             monkeypatch.setenv(key, value)
     assert Settings() == original
+
+
+def test_invalid_settings_name_the_variable_and_never_show_the_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tweetstream.errors import ConfigError
+    from tweetstream.settings import get_settings
+
+    secret = "s3cr3t-token-value-that-must-not-leak"
+    monkeypatch.setenv("TWEETSTREAM_API_TOKENS", f"not json {secret}")
+    monkeypatch.setenv("TWEETSTREAM_PG_PORT", "port-of-call")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+    message = str(caught.value)
+    assert "TWEETSTREAM_API_TOKENS" in message and "TWEETSTREAM_PG_PORT" in message
+    assert secret not in message and "port-of-call" not in message
+    assert "\n" not in message
