@@ -549,6 +549,7 @@ def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float)
 PHASES = (
     "worker",
     "worker-plain",
+    "worker-stories",
     "two-workers",
     "naive",
     "passthrough",
@@ -599,6 +600,7 @@ def summary(
     latency: list[Result],
     load: list[float],
     places_off: Result | None = None,
+    stories_on: Result | None = None,
 ) -> dict[str, Any]:
     """The run's numbers as one JSON object (null: not measured; latency runs in run order)."""
     a, two, b, c = through
@@ -620,6 +622,8 @@ def summary(
         "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
         "worker_plain_tweets_per_s": _number(places_off.throughput if places_off else nan),
         "worker_plain_cpu_s_per_10k": _number(places_off.cpu_per_10k if places_off else nan),
+        "worker_stories_tweets_per_s": _number(stories_on.throughput if stories_on else nan),
+        "worker_stories_cpu_s_per_10k": _number(stories_on.cpu_per_10k if stories_on else nan),
         "worker_stages": a.stages,  # throughput run: mean batch size, mean ms per stage
         "worker_latency_stages": [r.stages for r in runs],
         "loadavg_1m": load,  # before and after: other programs on the machine
@@ -696,6 +700,12 @@ def main() -> None:
         "(a) worker, no stories or places",
         lambda: worker_throughput(plain, data[: args.tweets]),
     )
+    storied = base.model_copy(update={"places": True, "stories": True})
+    stories_on = run(  # and with stories on (off by default)
+        "worker-stories",
+        "(a) worker, stories on",
+        lambda: worker_throughput(storied, data[: args.tweets]),
+    )
     print("throughput done", flush=True)
     in_order = [
         worker_latency(base, paced, args.rate)
@@ -729,9 +739,14 @@ def main() -> None:
         print(f"slowest tweet of each latency run (ms, in run order): {slowest}")
     if places_off.note != "not run":
         print(
-            f"\nworker without stories and places: {places_off.throughput:,.0f} tweets/s, "
-            f"{places_off.cpu_per_10k:.2f} CPU s/10k (with them: {through[0].throughput:,.0f}, "
-            f"{through[0].cpu_per_10k:.2f})"
+            f"\nworker without places (nor stories): {places_off.throughput:,.0f} tweets/s, "
+            f"{places_off.cpu_per_10k:.2f} CPU s/10k (as configured: "
+            f"{through[0].throughput:,.0f}, {through[0].cpu_per_10k:.2f})"
+        )
+    if stories_on.note != "not run":
+        print(
+            f"worker with stories on: {stories_on.throughput:,.0f} tweets/s, "
+            f"{stories_on.cpu_per_10k:.2f} CPU s/10k"
         )
     a, _, b, c = (r.throughput for r in through)
     two = through[1].throughput
@@ -752,7 +767,10 @@ def main() -> None:
         for share, name in areas(profile):
             print(f"{share:6.1%}  {name}")
     if args.json:
-        print(json.dumps(summary(through, in_order, latency, load, places_off)), flush=True)
+        print(
+            json.dumps(summary(through, in_order, latency, load, places_off, stories_on)),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

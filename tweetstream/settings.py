@@ -101,9 +101,11 @@ class Settings(BaseSettings):
         "region or country with coordinates, offline, and store it on its row.",
     )
     stories: bool = Field(
-        True,
+        False,
         description="Give each tweet a story: copies and near-copies (MinHash, Jaccard >= 0.7 "
-        "on word pairs) share one story_id, in PostgreSQL (stories, story_bands).",
+        "on words and word pairs) share one story_id, found in PostgreSQL (stories, "
+        "story_bands). Off by default: it costs the worker about half its throughput "
+        "(docs/benchmarks.md).",
     )
     inference_process: bool = Field(
         True,

@@ -52,7 +52,7 @@ def ready(url: str) -> bool:
 
 @pytest.fixture(scope="module")
 def served(champion: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = isolate(champion, _unique)
+    s = isolate(champion, _unique, stories=True)  # on here: /stories is tested
     logs = tmp_path_factory.mktemp("api-worker")
     with (
         workers(s, logs) as [worker],

@@ -55,7 +55,7 @@ def _sources(n: int) -> list[str]:
 def test_copies_on_different_partitions_and_workers_share_one_story(
     champion: Settings, unique: Callable[[str], str], tmp_path: Path
 ) -> None:
-    s = isolate(champion, unique, consumer_session_timeout=6.0)
+    s = isolate(champion, unique, consumer_session_timeout=6.0, stories=True)
     rng = random.Random(7)
     rows, story_of_row = [], {}
     for g, source in enumerate(_sources(60)):
