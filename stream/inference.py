@@ -20,10 +20,10 @@ import logging
 import multiprocessing
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 import cloudpickle
 import numpy as np
@@ -33,6 +33,7 @@ from models.serving import LoadedModel, Predictions, predict
 from stream.stories import signatures
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 #: the child's model: (key, model)
 _served: tuple[str, Any] | None = None
@@ -79,39 +80,37 @@ class InferenceProcess:
             )
         return self._pool
 
-    def predict(
-        self, loaded: LoadedModel, texts: Sequence[str], keywords: Sequence[str | None]
-    ) -> Predictions:
-        """What ``predict(loaded.model, texts, keywords)`` answers, computed in the child."""
-        key = f"{loaded.name}/{loaded.version}/{id(loaded.model)}"
+    def _run(self, work: Callable[[ProcessPoolExecutor], R]) -> R:
+        """``work`` on the child's executor, once more on a new child if this one died."""
         with self._lock:
             for attempt in (1, 2):
                 try:
-                    out = self._executor().submit(_child_predict, key, None, texts, keywords)
-                    answer = out.result()
-                    if answer is None:  # a new model, or a new child: send the model once
-                        blob = cloudpickle.dumps(loaded.model)
-                        out = self._executor().submit(_child_predict, key, blob, texts, keywords)
-                        answer = out.result()
-                    if answer is None:
-                        raise ModelError("the inference process did not take the model")
-                    return answer
+                    return work(self._executor())
                 except BrokenProcessPool:
                     log.warning("the inference process died; starting a new one (%d)", attempt)
                     self._close()
             raise ModelError("the inference process keeps dying")
 
+    def predict(
+        self, loaded: LoadedModel, texts: Sequence[str], keywords: Sequence[str | None]
+    ) -> Predictions:
+        """What ``predict(loaded.model, texts, keywords)`` answers, computed in the child."""
+        key = f"{loaded.name}/{loaded.version}/{id(loaded.model)}"
+
+        def work(pool: ProcessPoolExecutor) -> Predictions:
+            answer = pool.submit(_child_predict, key, None, texts, keywords).result()
+            if answer is None:  # a new model, or a new child: send the model once
+                blob = cloudpickle.dumps(loaded.model)
+                answer = pool.submit(_child_predict, key, blob, texts, keywords).result()
+            if answer is None:
+                raise ModelError("the inference process did not take the model")
+            return answer
+
+        return self._run(work)
+
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """:func:`stream.stories.signatures` of ``texts``, computed in the child."""
-        with self._lock:
-            for attempt in (1, 2):
-                try:
-                    result: np.ndarray = self._executor().submit(signatures, texts).result()
-                    return result
-                except BrokenProcessPool:
-                    log.warning("the inference process died; starting a new one (%d)", attempt)
-                    self._close()
-            raise ModelError("the inference process keeps dying")
+        return self._run(lambda pool: pool.submit(signatures, texts).result())
 
     def _close(self) -> None:
         if self._pool is not None:
