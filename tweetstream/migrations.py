@@ -11,6 +11,8 @@ processes may call :func:`upgrade` at once (an advisory lock serialises them). T
 * ``monitor_windows``, ``monitor_metrics`` — Evidently window results
 * ``model_events`` — drift, retraining, registration and promotion decisions
 * ``stories``, ``story_bands`` — stories of near-copies and their LSH index
+* ``alert_windows``, ``alert_counts``, ``alerts`` — burst windows, their counts by subject,
+  and the alerts raised (monitoring/alerts.py)
 """
 
 from __future__ import annotations
@@ -216,6 +218,43 @@ MIGRATIONS: tuple[str, ...] = (
     ON CONFLICT DO NOTHING;
     INSERT INTO label_history (id, target, labeled_at, received_at)
         SELECT id, target, received_at, received_at FROM tweet_labels;
+    """,
+    # 10: burst alerts (monitoring/alerts.py): each closed window's disaster counts by subject,
+    #     counted once; the alerts raised, each published to tweets.alerts (published_at)
+    """
+    CREATE TABLE alert_windows (
+        window_start TIMESTAMPTZ PRIMARY KEY,
+        window_end   TIMESTAMPTZ NOT NULL,
+        n_disaster   INTEGER NOT NULL,
+        computed_at  TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE TABLE alert_counts (
+        kind         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        window_start TIMESTAMPTZ NOT NULL REFERENCES alert_windows ON DELETE CASCADE,
+        n            INTEGER NOT NULL,
+        PRIMARY KEY (kind, subject, window_start)
+    );
+    CREATE INDEX alert_counts_window ON alert_counts (window_start);
+    CREATE TABLE alerts (
+        alert_id     TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('keyword', 'place', 'story')),
+        subject      TEXT NOT NULL,
+        label        TEXT NOT NULL,
+        window_start TIMESTAMPTZ NOT NULL,
+        window_end   TIMESTAMPTZ NOT NULL,
+        count        INTEGER NOT NULL,
+        expected     DOUBLE PRECISION NOT NULL,
+        p_value      DOUBLE PRECISION NOT NULL,
+        latitude     DOUBLE PRECISION,
+        longitude    DOUBLE PRECISION,
+        example      TEXT,
+        raised_at    TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        published_at TIMESTAMPTZ
+    );
+    CREATE INDEX alerts_raised_at ON alerts (raised_at);
+    CREATE INDEX alerts_subject ON alerts (kind, subject, window_start);
+    CREATE INDEX alerts_unpublished ON alerts (raised_at) WHERE published_at IS NULL;
     """,
 )
 

@@ -9,6 +9,7 @@ optional field does not need a bump.
 * ``tweets.dlq``        — :class:`DeadLetter`, key = the original key
 * ``tweets.labels``     — :class:`TrueLabel`, key = tweet id
 * ``model.retrain``     — :class:`RetrainRequest`, key = model name
+* ``tweets.alerts``     — :class:`Alert`, key = ``kind:subject``
 
 A record re-published by ``tweetstream replay`` carries the Kafka header
 :data:`REPLAY_HEADER` (value: the backfill's reason, UTF-8); the worker copies it into
@@ -402,6 +403,42 @@ class RetrainRequest(_Message):
     reason: str
     window_ids: list[str]
     requested_at: datetime = Field(default_factory=utcnow)
+
+
+AlertKind = Literal["keyword", "place", "story"]
+
+
+class Alert(_Message):
+    """A burst: far more disaster tweets on one subject in a window than its baseline.
+
+    Published to ``tweets.alerts`` by ``tweetstream monitor`` (monitoring/alerts.py) after it
+    is stored in the ``alerts`` table; ``alert_id`` is the same for the same subject and
+    window, so a consumer that sees one twice (a publish retried after a crash) can drop it.
+    """
+
+    schema_version: Literal[1] = 1
+    alert_id: str
+    kind: AlertKind
+    subject: str = Field(description="The keyword, the place's name or the story's id.")
+    label: str = Field(description="What to show: the keyword, `name, region, country`, …")
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(description="Disaster tweets on the subject in the window.")
+    expected: float = Field(description="Its expected count: the trailing windows' mean.")
+    p_value: float = Field(description="P(Poisson(expected) >= count).")
+    latitude: float | None = None
+    longitude: float | None = None
+    example: str | None = Field(None, description="The window's most confident tweet on it.")
+    raised_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.kind}:{self.subject}".encode()
+
+
+def parse_alert(data: bytes | str | dict[str, Any]) -> Alert:
+    """Validate one ``tweets.alerts`` record, like :func:`parse_raw`; :class:`InvalidRecord`."""
+    return _parse(Alert, data)
 
 
 # --- parsing -----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     dlq_topic: str = "tweets.dlq"
     retrain_topic: str = "model.retrain"
     labels_topic: str = "tweets.labels"
+    alerts_topic: str = "tweets.alerts"
     producer_delivery_timeout_s: float = Field(
         120.0,
         ge=1,
@@ -167,6 +168,54 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="Least time between two retraining requests."
     )
 
+    # --- burst alerts (monitoring/alerts.py, run by `tweetstream monitor`) ---------------
+    alerts: bool = Field(
+        True,
+        description="`tweetstream monitor` looks for bursts of disaster tweets per keyword, "
+        "place and story, and raises alerts (alerts table, tweets.alerts).",
+    )
+    alert_window_seconds: float = Field(
+        60.0, gt=0, description="Tumbling windows of the burst detector, by the tweet's time."
+    )
+    alert_grace_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="A burst window is counted once its end is this many seconds old; tweets "
+        "stored later than that are not counted (they count in no window).",
+    )
+    alert_baseline_windows: int = Field(
+        30, ge=1, description="Trailing windows whose mean count is a subject's expected count."
+    )
+    alert_min_history_windows: int = Field(
+        5,
+        ge=1,
+        description="Windows of the baseline that must hold disaster tweets before any "
+        "window is tested (no alerts while the stream starts).",
+    )
+    alert_min_count: int = Field(
+        10, ge=1, description="Fewest disaster tweets on one subject in a window for an alert."
+    )
+    alert_p_value: float = Field(
+        1e-6,
+        gt=0,
+        lt=1,
+        description="A count is a burst when a Poisson count with the expected mean would be "
+        "at least as large with at most this probability.",
+    )
+    alert_min_rate: float = Field(
+        0.5,
+        gt=0,
+        description="Least expected count per window (a subject never seen before gets this).",
+    )
+    alert_cooldown_seconds: float = Field(
+        1800.0,
+        ge=0,
+        description="No second alert on the same subject within this long of the last one.",
+    )
+    alert_check_seconds: float = Field(
+        5.0, gt=0, description="How often `tweetstream monitor` looks for closed burst windows."
+    )
+
     # --- model training and the promotion gate -------------------------------------
     cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
     eval_fraction: float = Field(
@@ -255,6 +304,7 @@ class Settings(BaseSettings):
             self.dlq_topic,
             self.retrain_topic,
             self.labels_topic,
+            self.alerts_topic,
         )
 
     @property

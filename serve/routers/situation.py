@@ -1,5 +1,6 @@
-"""Situational awareness: ``GET /stories`` (what many people tell now) and ``GET /places``
-(where tweets come from or are about), both over a recent window.
+"""Situational awareness: ``GET /stories`` (what many people tell now), ``GET /places``
+(where tweets come from or are about), both over a recent window, and ``GET /alerts`` (the
+bursts ``tweetstream monitor`` raised, :mod:`monitoring.alerts`).
 
 The worker decides both (:mod:`stream.stories`, :mod:`tweetstream.places`) and stores them
 with each row of ``classified_tweets``; these endpoints only count. ``/places`` reads rows
@@ -83,6 +84,37 @@ class StoriesResponse(BaseModel):
 class PlacesResponse(BaseModel):
     since: datetime
     places: list[PlaceCount] = Field(description="Most disaster tweets first.")
+
+
+_ALERTS = """
+SELECT alert_id, kind, subject, label, window_start, window_end, count, expected, p_value,
+       latitude, longitude, example, raised_at
+FROM alerts
+WHERE raised_at >= %s AND (%s::text IS NULL OR kind = %s::text)
+ORDER BY raised_at DESC, alert_id
+LIMIT %s
+"""
+
+
+class AlertOut(BaseModel):
+    alert_id: str = Field(description="The same for the same subject and window.")
+    kind: Literal["keyword", "place", "story"]
+    subject: str = Field(description="The keyword, `name|region|country` or the story's id.")
+    label: str = Field(description="What to show.")
+    window_start: datetime
+    window_end: datetime
+    count: int = Field(description="Disaster tweets on the subject in the window.")
+    expected: float = Field(description="Its expected count (the trailing windows' mean).")
+    p_value: float = Field(description="P(Poisson(expected) >= count).")
+    latitude: float | None = Field(description="A place's coordinates.")
+    longitude: float | None
+    example: str | None = Field(description="The window's most confident tweet on it.")
+    raised_at: datetime
+
+
+class AlertsResponse(BaseModel):
+    since: datetime
+    alerts: list[AlertOut] = Field(description="Newest first.")
 
 
 def _since(since: datetime | None) -> datetime:
@@ -174,6 +206,27 @@ def router(settings: Settings) -> APIRouter:
                 )
                 for r in rows
             ],
+        )
+
+    @api.get(
+        "/alerts",
+        response_model=AlertsResponse,
+        responses=UNAVAILABLE,
+        summary="Bursts of disaster tweets on a keyword, place or story (newest first)",
+    )
+    def alerts(
+        since: Annotated[datetime | None, SINCE] = None,
+        kind: Annotated[Literal["keyword", "place", "story"] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> AlertsResponse:
+        start = _since(since)
+        try:
+            rows = store._query(settings, _ALERTS, (start, kind, kind, limit))
+        except store.StoreUnavailable as err:
+            raise ServiceUnavailable(str(err)) from err
+        return AlertsResponse(
+            since=start,
+            alerts=[AlertOut(**dict(zip(AlertOut.model_fields, r, strict=True))) for r in rows],
         )
 
     return api
