@@ -178,10 +178,10 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Tumbling windows of the burst detector, by the tweet's time."
     )
     alert_grace_seconds: float = Field(
-        10.0,
+        30.0,
         ge=0,
-        description="A burst window is counted once its end is this many seconds old; tweets "
-        "stored later than that are not counted (they count in no window).",
+        description="A burst window is counted once its end is this many seconds old; a tweet "
+        "stored later than that (a worker lagging behind) is counted in no window.",
     )
     alert_baseline_windows: int = Field(
         30, ge=1, description="Trailing windows whose mean count is a subject's expected count."
