@@ -15,6 +15,7 @@ locals {
     dlq        = "tweets.dlq"
     retrain    = "model.retrain"
     labels     = "tweets.labels"
+    alerts     = "tweets.alerts"
   }
   worker_group   = "tweetstream-worker"
   archive_prefix = "tweets"
@@ -30,6 +31,7 @@ locals {
     TWEETSTREAM_DLQ_TOPIC               = local.topics.dlq
     TWEETSTREAM_RETRAIN_TOPIC           = local.topics.retrain
     TWEETSTREAM_LABELS_TOPIC            = local.topics.labels
+    TWEETSTREAM_ALERTS_TOPIC            = local.topics.alerts
     TWEETSTREAM_WORKER_GROUP            = local.worker_group
     TWEETSTREAM_PG_HOST                 = module.rds.address
     TWEETSTREAM_PG_PORT                 = tostring(module.rds.port)

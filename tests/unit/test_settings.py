@@ -58,7 +58,7 @@ def test_ports_are_derived_from_endpoints() -> None:
 
 def test_topics_and_buckets_are_distinct() -> None:
     s = Settings()
-    assert len(set(s.topics)) == len(s.topics) == 5
+    assert len(set(s.topics)) == len(s.topics) == 6
     assert len(set(s.buckets)) == len(s.buckets) == 3
 
 

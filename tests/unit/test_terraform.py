@@ -333,6 +333,7 @@ def test_topic_and_group_names_match_settings() -> None:
         "dlq": settings.dlq_topic,
         "retrain": settings.retrain_topic,
         "labels": settings.labels_topic,
+        "alerts": settings.alerts_topic,
     }
     assert unquote(root_locals["worker_group"]) == settings.worker_group
     assert unquote(root_locals["archive_prefix"]) == settings.archive_prefix

@@ -3,7 +3,7 @@
 #
 #   service | Kafka (MSK IAM)                                   | S3                        | DB secret
 #   worker  | read raw (group worker); write classified, dlq    | archive/<prefix>/* rw     | via execution role
-#   monitor | write retrain                                     | reports rw                | via execution role
+#   monitor | write retrain, alerts                             | reports rw                | via execution role
 #   trainer | read retrain, labels (group trainer)              | -  (artifacts via MLflow) | via execution role
 #   mlflow  | -                                                 | mlflow rw                 | via execution role
 #   ops     | create/describe/alter the project topics          | -                         | via execution role
@@ -179,9 +179,9 @@ data "aws_iam_policy_document" "monitor" {
     resources = [var.msk_cluster_arn]
   }
   statement {
-    sid       = "KafkaWriteRetrain"
+    sid       = "KafkaWriteRetrainAlerts"
     actions   = ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]
-    resources = [local.topic_arn["retrain"]]
+    resources = [local.topic_arn["retrain"], local.topic_arn["alerts"]]
   }
   statement {
     sid       = "ReportObjects"

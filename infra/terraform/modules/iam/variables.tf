@@ -19,13 +19,14 @@ variable "msk_group_arn_prefix" {
 }
 
 variable "topics" {
-  description = "Topic names: raw, classified, dlq, retrain, labels (TWEETSTREAM_*_TOPIC)."
+  description = "Topic names: raw, classified, dlq, retrain, labels, alerts (TWEETSTREAM_*_TOPIC)."
   type = object({
     raw        = string
     classified = string
     dlq        = string
     retrain    = string
     labels     = string
+    alerts     = string
   })
 }
 
