@@ -75,6 +75,7 @@ def scratch(base: Settings, tag: str, **updates: Any) -> Settings:
             "dlq_topic": f"al-dlq-{u}",
             "labels_topic": f"al-lbl-{u}",
             "retrain_topic": f"al-rt-{u}",
+            "alerts_topic": f"al-al-{u}",
             "worker_group": f"al-{u}",
             "archive_prefix": f"al/{u}",
             "pg_database": f"al_{u.replace('-', '_')}",

@@ -81,6 +81,7 @@ def scratch(base: Settings, tag: str) -> Settings:
             "dlq_topic": f"bench-dlq-{u}",
             "labels_topic": f"bench-lbl-{u}",
             "retrain_topic": f"bench-rt-{u}",
+            "alerts_topic": f"bench-al-{u}",
             "worker_group": f"bench-{u}",
             "archive_prefix": f"bench/{u}",
             "pg_database": f"bench_{u.replace('-', '_')}",
