@@ -57,6 +57,7 @@ def isolate(settings: Settings, unique: Callable[[str], str], **overrides: Any) 
         "dlq_topic": unique("dlq"),
         "labels_topic": unique("labels"),
         "retrain_topic": unique("retrain"),
+        "alerts_topic": unique("alerts"),
         "worker_group": unique("workers"),
         "archive_prefix": unique("archive"),
         "pg_database": unique("db").replace("-", "_"),
