@@ -8,7 +8,7 @@ Two kinds of checks:
 * SQL: every panel target (and the annotation query) is expanded the way Grafana's
   PostgreSQL datasource expands its macros (:func:`expand_macros`), then run against the real
   PostgreSQL in a database filled by a short real stream (a Faust worker with stories on,
-  ~670 tweets among them copies of one tweet from Chicago, 3 malformed records, 60 true
+  ~680 tweets among them copies of one tweet from Chicago, 3 malformed records, 60 true
   labels, one ``tweetstream monitor --once`` run, and rows of ``alerts`` inserted as the
   burst detector writes them). Each target must return the columns its panel needs, with at
   least one row unless :data:`EXPECTED` says why the table may legitimately be empty; the
