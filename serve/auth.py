@@ -4,7 +4,8 @@ Labels retrain the model, so whoever can post them can poison it. When
 ``TWEETSTREAM_API_TOKENS`` (or the file ``TWEETSTREAM_API_TOKENS_FILE``) names reviewers and
 their tokens, every write needs ``Authorization: Bearer <token>`` and the reviewer is the
 token's name, never what the body says; with ``TWEETSTREAM_API_READS_NEED_TOKEN`` the reads do
-too (probes — ``/healthz``, ``/readyz``, ``/metrics`` — stay open). No tokens configured: no
+too (probes — ``/healthz``, ``/readyz``, ``/metrics`` — and the UI's pages stay open: they
+hold no stream data and send the token typed into them). No tokens configured: no
 authentication, as before. A token is compared with every configured one in constant time
 (:func:`hmac.compare_digest` of SHA-256 digests) and never logged or echoed.
 """
@@ -22,14 +23,16 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
+from serve.ui import PAGE_PATHS
 from tweetstream.errors import ConfigError
 from tweetstream.schemas import reviewer_problem
 from tweetstream.settings import Settings
 
 #: what the OpenAPI spec shows for a write endpoint (the token itself is checked below)
 BEARER = HTTPBearer(auto_error=False, description="A reviewer's token (TWEETSTREAM_API_TOKENS).")
-#: reads that stay open even when reads need a token: liveness, readiness, metrics
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: reads that stay open even when reads need a token: liveness, readiness, metrics, and the
+#: UI's pages and map cells (no stream data: the pages send the token typed into them)
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"}) | PAGE_PATHS
 #: the shortest token accepted (a guessable token is no authentication)
 MIN_TOKEN_CHARS = 16
 

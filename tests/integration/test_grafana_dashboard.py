@@ -7,10 +7,13 @@ Two kinds of checks:
   loads it and migrates it in memory), wired to the provisioned PostgreSQL datasource;
 * SQL: every panel target (and the annotation query) is expanded the way Grafana's
   PostgreSQL datasource expands its macros (:func:`expand_macros`), then run against the real
-  PostgreSQL in a database filled by a short real stream (a Faust worker, ~660 tweets,
-  3 malformed records, 60 true labels, one ``tweetstream monitor --once`` run). Each target
-  must return the columns its panel needs, with at least one row unless
-  :data:`EXPECTED` says why the table may legitimately be empty.
+  PostgreSQL in a database filled by a short real stream (a Faust worker with stories on,
+  ~680 tweets among them copies of one tweet from Chicago, 3 malformed records, 60 true
+  labels, one ``tweetstream monitor --once`` run, and rows of ``alerts`` inserted as the
+  burst detector writes them). Each target must return the columns its panel needs, with at
+  least one row unless :data:`EXPECTED` says why the table may legitimately be empty; the
+  stories, places and alerts queries must return this stream's rows (the same as
+  ``GET /stories`` and ``GET /places``, the alerts in the time range and no other).
 
 What this does not check: how Grafana renders the panels.
 """
@@ -37,6 +40,7 @@ import yaml
 
 from producer.publish import publish as produce
 from producer.sources import LABEL_COLUMNS, SourceFormat, SourceRow, iter_rows
+from serve.routers.situation import _PLACES, _STORIES
 from tests.integration.streaming import (
     isolate,
     pg_count,
@@ -78,7 +82,7 @@ REQUIRED_KEYS = frozenset(
     }
 )
 PANEL_KEYS = frozenset({"id", "type", "title", "gridPos", "datasource", "targets"})
-PANEL_TYPES = frozenset({"stat", "timeseries", "table", "state-timeline"})
+PANEL_TYPES = frozenset({"stat", "timeseries", "table", "state-timeline", "geomap"})
 TARGET_FORMATS = frozenset({"time_series", "table"})
 GRID_COLUMNS = 24
 DASHBOARD_RANGE = timedelta(minutes=15)  # "now-15m" .. "now"
@@ -395,6 +399,13 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("annotation: Promotions and refusals", "Anno"): Expect(
         ("time", "text", "tags"), empty_ok=NO_EVENTS
     ),
+    ("Top stories (recent growth)", "A"): Expect(
+        ("story_id", "recent", "recent_disaster", "size", "last_seen", "representative")
+    ),
+    ("Places (disaster tweets)", "A"): Expect(
+        ("name", "country", "latitude", "longitude", "disaster", "tweets")
+    ),
+    ("annotation: Burst alerts", "Alerts"): Expect(("time", "timeend", "text", "tags")),
 }
 
 QUERIES = dashboard_queries(load_dashboard())
@@ -412,6 +423,7 @@ def test_time_series_expectations_match_the_target_format() -> None:
 # --- a database filled by a short real stream ---------------------------------------------
 
 N_TWEETS = 600  # unlabeled live traffic from test.csv
+N_COPIES = 20  # copies of one tweet from Chicago: one story, the top one (test.csv has 11)
 N_LABELED = 60  # train.csv tweets (test.csv has no target), interleaved, labels published
 MALFORMED: tuple[bytes, ...] = (
     b"this is not json",
@@ -432,6 +444,8 @@ class Filled:
     labels_landed: int
     monitor_exit: int | None  # None: timed out
     monitor_log: Path
+    tag: str  # in the ids of the story's copies and of the alerts inserted
+    alerts: tuple[dict[str, Any], ...]  # the rows inserted into alerts
 
     def monitor_tail(self, lines: int = 25) -> str:
         return "\n".join(self.monitor_log.read_text(errors="replace").splitlines()[-lines:])
@@ -471,6 +485,83 @@ def label_rows(data: Path, ids: set[str]) -> Iterator[SourceRow]:
     return (r for r in rows if r.record and str(r.record.get("id", "")).strip() in ids)
 
 
+def story_copies(tag: str) -> list[dict[str, Any]]:
+    """``N_COPIES`` copies (retweets, links, shouting) of one disaster tweet from Chicago."""
+    text = f"Bridge collapse on route {tag}: several cars fell into the river, rescuers on site"
+    edits = [text, f"RT @news: {text}", f"{text} http://t.co/{tag}", text.upper(), f"{text}!!"]
+    return [
+        tweet_row(
+            {
+                "id": f"dash-story-{tag}-{i}",
+                "text": edits[i % len(edits)] + (f" #{i}" if i >= len(edits) else ""),
+                "keyword": "collapse",
+                "location": "Chicago, IL",
+            }
+        )
+        for i in range(N_COPIES)
+    ]
+
+
+def alert_rows(tag: str) -> list[dict[str, Any]]:
+    """Rows of ``alerts`` as the burst detector writes them: two with a window in the last
+    15 minutes (a place, a story), one from two days ago that no annotation may show."""
+    now = datetime.now(UTC)
+    common = {"latitude": None, "longitude": None, "example": None}
+    return [
+        {
+            **common,
+            "alert_id": f"dash-{tag}-place",
+            "kind": "place",
+            "subject": "Chicago|IL|US",
+            "label": f"Chicago {tag}",
+            "window_start": now - timedelta(minutes=6),
+            "window_end": now - timedelta(minutes=1),
+            "count": 7,
+            "expected": 0.5,
+            "p_value": 0.0017,
+            "latitude": 41.85,
+            "longitude": -87.65,
+            "example": "Bridge collapse <b>Chicago</b>",
+        },
+        {
+            **common,
+            "alert_id": f"dash-{tag}-story",
+            "kind": "story",
+            "subject": f"dash-story-{tag}-0",
+            "label": f"story {tag}",
+            "window_start": now - timedelta(minutes=5),
+            "window_end": now,
+            "count": N_COPIES,
+            "expected": 2.0,
+            "p_value": 3.2e-12,
+        },
+        {
+            **common,
+            "alert_id": f"dash-{tag}-old",
+            "kind": "keyword",
+            "subject": "collapse",
+            "label": f"old {tag}",
+            "window_start": now - timedelta(days=2, minutes=5),
+            "window_end": now - timedelta(days=2),
+            "count": 3,
+            "expected": 0.1,
+            "p_value": 0.0001,
+        },
+    ]
+
+
+def insert_alerts(settings: Settings, rows: list[dict[str, Any]]) -> None:
+    conn = pg_connect(settings)
+    try:
+        with conn, conn.cursor() as cur:
+            for row in rows:
+                columns = ", ".join(row)
+                marks = ", ".join(f"%({k})s" for k in row)
+                cur.execute(f"INSERT INTO alerts ({columns}) VALUES ({marks})", row)
+    finally:
+        conn.close()
+
+
 def count_rows(settings: Settings, table: str) -> int:
     return int(pg_rows(settings, f"SELECT count(*) FROM {table}")[0][0])
 
@@ -498,14 +589,19 @@ def run_monitor(settings: Settings, log: Path) -> int | None:
 def filled(champion: Settings, tmp_path_factory: pytest.TempPathFactory) -> Filled:
     """One short real stream for every SQL check of this module."""
     # grace 0: a window is closed as soon as its tweets are stored (no waiting in a test)
+    # stories on: the top-stories panel reads them (places are on by default)
     s = isolate(
-        champion, lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}", monitor_grace_seconds=0.0
+        champion,
+        lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}",
+        monitor_grace_seconds=0.0,
+        stories=True,
     )
+    tag = uuid.uuid4().hex[:6]
     logs = tmp_path_factory.mktemp("dashboard")
     data = Settings().data_dir
     live = pd.read_csv(data / "test.csv").fillna("").head(N_TWEETS)
     labeled = labeled_sample(data)
-    rows = interleaved(live, labeled)
+    rows = interleaved(live, labeled) + story_copies(tag)
     records: list[tuple[bytes | None, bytes]] = list(tweet_records(rows))
     records += [(b"bad", value) for value in MALFORMED]
 
@@ -528,7 +624,9 @@ def filled(champion: Settings, tmp_path_factory: pytest.TempPathFactory) -> Fill
         monitor_log = logs / "monitor.log"
         exit_code = run_monitor(s, monitor_log)
         landed = count_rows(s, "tweet_labels")
-    return Filled(s, len(rows), landed, exit_code, monitor_log)
+    alerts = alert_rows(tag)
+    insert_alerts(s, alerts)
+    return Filled(s, len(rows), landed, exit_code, monitor_log, tag, tuple(alerts))
 
 
 # --- every query against the filled database ----------------------------------------------
@@ -630,3 +728,101 @@ def test_champion_stat_shows_the_registry_champion(filled: Filled) -> None:
     champion = alias_version(client_for(s), s.model_name, CHAMPION)
     assert champion is not None
     assert single_value(filled, "Champion version") == champion
+
+
+# --- stories, places and alerts: this stream's rows ----------------------------------------
+
+
+def panel_rows(filled: Filled, panel: str, ref_id: str = "A") -> list[tuple[Any, ...]]:
+    sql = expand_macros(query_of(panel, ref_id).raw_sql, TimeRange.last(DASHBOARD_RANGE))
+    return run_readonly(filled.settings, sql)[1]
+
+
+def api_rows(filled: Filled, sql: str, limit: int) -> list[tuple[Any, ...]]:
+    """What ``GET /stories`` / ``GET /places`` count, over the dashboard's range."""
+    since = datetime.now(UTC) - DASHBOARD_RANGE
+    conn = pg_connect(filled.settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, (since, limit))
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_top_stories_panel_ranks_the_copies_first_as_the_api_does(filled: Filled) -> None:
+    rows = panel_rows(filled, "Top stories (recent growth)")
+    assert 0 < len(rows) <= 20
+    top = rows[0]
+    assert str(top[0]).startswith(f"dash-story-{filled.tag}-"), top
+    assert top[1] == top[3] == N_COPIES  # all its copies, all in the range
+    assert top[2] == int(
+        pg_rows(
+            filled.settings,
+            f"SELECT count(*) FROM classified_tweets WHERE id LIKE 'dash-story-{filled.tag}-%' "
+            "AND label = 1",
+        )[0][0]
+    )
+    assert filled.tag in str(top[5]).lower() and isinstance(top[4], datetime)
+    recent = [r[1] for r in rows]
+    assert recent == sorted(recent, reverse=True)
+    # the same stories, counts and order as GET /stories
+    api = api_rows(filled, _STORIES, 20)
+    assert [(r[0], r[1], r[2], r[3], r[6], r[7]) for r in api] == rows
+
+
+def test_places_geomap_has_coordinates_and_counts_as_the_api_does(filled: Filled) -> None:
+    rows = panel_rows(filled, "Places (disaster tweets)")
+    assert rows
+    for name, country, lat, lon, disaster, tweets in rows:
+        assert name and len(country) == 2, (name, country)
+        assert -90 <= lat <= 90 and -180 <= lon <= 180, (name, lat, lon)
+        assert 0 <= disaster <= tweets
+    order = [(-r[4], -r[5]) for r in rows]
+    assert order == sorted(order)  # most disaster tweets first
+    chicago = [r for r in rows if r[0] == "Chicago" and r[1] == "US"]
+    assert len(chicago) == 1
+    _, _, lat, lon, disaster, tweets = chicago[0]
+    assert (lat, lon) == (pytest.approx(41.85, abs=0.1), pytest.approx(-87.65, abs=0.1))
+    direct = pg_rows(
+        filled.settings,
+        "SELECT count(*), count(*) FILTER (WHERE label = 1) FROM classified_tweets "
+        "WHERE place_name = 'Chicago' AND place_country = 'US'",
+    )[0]
+    assert (tweets, disaster) == direct and tweets >= N_COPIES
+    api = api_rows(filled, _PLACES, 500)
+    assert sorted((r[0], r[2], r[4], r[5], r[7], r[6]) for r in api) == sorted(rows)
+
+
+def test_alert_annotations_show_the_alerts_of_the_range_only(filled: Filled) -> None:
+    rows = panel_rows(filled, "annotation: Burst alerts", "Alerts")
+    mine = [r for r in rows if filled.tag in r[2]]  # a merged burst detector may add others
+    alerts = {a["alert_id"]: a for a in filled.alerts}
+    place, story = alerts[f"dash-{filled.tag}-place"], alerts[f"dash-{filled.tag}-story"]
+    assert [r[2:] for r in mine] == [
+        (f"Chicago {filled.tag}: 7 disaster tweets, expected 0.5 (p = 1.7e-03)", "alert,place"),
+        (
+            f"story {filled.tag}: {N_COPIES} disaster tweets, expected 2.0 (p = 3.2e-12)",
+            "alert,story",
+        ),
+    ]
+    for row, alert in zip(mine, (place, story), strict=True):
+        start, end = row[0], row[1]
+        assert isinstance(start, datetime) and isinstance(end, datetime)
+        assert abs((start - alert["window_start"]).total_seconds()) < 1e-3
+        assert abs((end - alert["window_end"]).total_seconds()) < 1e-3
+    times = [r[0] for r in rows]
+    assert times == sorted(times)
+    assert not [r for r in rows if f"old {filled.tag}" in r[2]]  # two days ago: not shown
+
+
+def test_the_geomap_layer_reads_columns_its_query_returns() -> None:
+    (panel,) = [p for p in load_dashboard()["panels"] if p["type"] == "geomap"]
+    columns = EXPECTED[(panel["title"], "A")].columns
+    (layer,) = panel["options"]["layers"]
+    assert layer["type"] == "markers" and layer["tooltip"] is True
+    location = layer["location"]
+    assert location["mode"] == "coords"
+    assert (location["latitude"], location["longitude"]) == ("latitude", "longitude")
+    assert layer["config"]["style"]["size"]["field"] == "disaster"
+    assert {location["latitude"], location["longitude"], "disaster"} <= set(columns)

@@ -135,6 +135,29 @@ def test_reads_need_a_token_when_the_setting_says_so() -> None:
         assert c.get("/healthz").status_code == 200  # probes stay open
 
 
+def test_the_ui_pages_and_land_cells_stay_open_when_reads_need_a_token() -> None:
+    s = offline(api_tokens={"ana": TOKEN_A}, api_reads_need_token=True)
+    holder = ModelHolder(s)
+    holder.current = None
+    app = create_app(s, holder, hot_reload=False, ui=True)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for page in ("/", "/review.html", "/now.html"):
+            r = c.get(page)
+            assert r.status_code == 200 and r.text.startswith("<!doctype html>"), page
+            assert "__REFRESH" not in r.text and "__MAX_TEXT" not in r.text
+        land = c.get("/now/land.json")
+        assert land.status_code == 200 and land.json()["cell"] == 2
+        cells = land.json()["cells"]
+        assert 1000 < len(cells) < 5000  # a silhouette, not a data dump
+        assert all(
+            -90 <= la <= 88 and -180 <= lo <= 178 and la % 2 == lo % 2 == 0 for la, lo in cells
+        )
+        assert [40, -88] in cells  # Chicago (41.85, -87.65) is in the cell [40, 42) x [-88, -86)
+        assert c.get("/stories").status_code == 401  # the data still needs the token
+        assert c.get("/alerts").status_code == 401
+        assert c.get("/places", headers=bearer(TOKEN_A)).status_code == 503  # no PostgreSQL
+
+
 def test_without_tokens_nothing_needs_one_and_the_body_names_the_reviewer() -> None:
     with client(offline()) as c:
         r = c.post("/labels", json={"id": "1", "target": 1})
