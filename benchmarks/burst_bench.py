@@ -221,7 +221,7 @@ def main() -> None:
 
     burst_start = burst_at
     hits = {
-        (a.kind, a.subject): round(at - burst_start, 1)
+        f"{a.kind}:{a.subject}": round(at - burst_start, 1)
         for at, a in sorted(received, key=lambda x: x[0])
         if (a.kind, a.subject) in BURST_SUBJECTS
     }

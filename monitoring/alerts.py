@@ -73,10 +73,14 @@ _MATCH = {
 
 
 def keyword_subject(keyword: str | None) -> str | None:
-    """A keyword as a subject: Kaggle's are URL-encoded (``forest%20fire``); case ignored."""
+    """A keyword as a subject: Kaggle's are URL-encoded (``forest%20fire``); case ignored.
+
+    Any producer sets keywords: what decoding gives that PostgreSQL or a reader could not take
+    (``%00`` is NUL, other control characters) becomes a space."""
     if keyword is None:
         return None
-    text = " ".join(unquote(keyword).lower().split())
+    decoded = "".join(c if c.isprintable() else " " for c in unquote(keyword))
+    text = " ".join(decoded.lower().split())[:200]
     return text or None
 
 

@@ -89,6 +89,17 @@ def stream(
     rows = _background(t - timedelta(minutes=40), t - timedelta(minutes=4), 1800, seed=5)
     rows += _burst("quake-a", t - timedelta(minutes=3), 40)
     rows += _burst("quake-b", t - timedelta(minutes=2), 40)
+    # keywords any producer may send: decoded, %00 is NUL (PostgreSQL text refuses it)
+    hostile = ["%00", "fire%00storm", "%0a%0d", "%ED%A0%80", "\u202e" + "x" * 190 + "%20y"]
+    rows += [
+        {
+            "id": f"hostile-{i}",
+            "text": f"Massive earthquake, buildings collapsed and people trapped #{i}",
+            "keyword": hostile[i % len(hostile)],
+            "produced_at": (t - timedelta(minutes=20, seconds=i)).isoformat(),
+        }
+        for i in range(30)
+    ]
     with workers(s, tmp_path_factory.mktemp("alerts")) as (worker,):
         publish(s, tweet_records(rows))
         wait_for(lambda: pg_count(s) >= len(rows), 240, "every tweet stored", worker.tail)

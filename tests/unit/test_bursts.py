@@ -150,6 +150,16 @@ def test_subjects() -> None:
     assert place_subject(None, None, "JP") is None
 
 
+@given(st.text(max_size=300))
+def test_any_keyword_gives_a_storable_subject_or_none(keyword: str) -> None:
+    subject = keyword_subject(keyword)
+    if subject is not None:
+        assert subject and subject == subject.strip() and len(subject) <= 200
+        assert all(c.isprintable() for c in subject)
+        subject.encode("utf-8")  # no lone surrogate
+    assert keyword_subject("%00fire%0a") == "fire"
+
+
 def test_alert_ids_name_subject_and_window() -> None:
     a = alert_id("keyword", "fire", T0)
     assert a == alert_id("keyword", "fire", T0)
