@@ -7,7 +7,12 @@
    end): disaster tweets by keyword, by place and by story, into ``alert_windows`` and
    ``alert_counts``. The first run counts the baseline's span first.
 2. **Decide** (:mod:`monitoring.bursts`) each window against the trailing windows' counts, and
-   store the alerts, in the same transaction as the window's counts.
+   store the alerts, in the same transaction as the window's counts. With ``alert_early`` the
+   windows still open are tested too, on their counts so far: a count only grows, so a burst
+   so far is a burst of the whole window, and its alert (``partial``) comes seconds after the
+   burst reaches the threshold instead of after the window's end and grace. The window's
+   later, final decision does not repeat it (same subject, same window) and stores its final
+   count.
 3. **Publish** every stored alert not yet published to ``tweets.alerts`` (an outbox: a publish
    that fails is retried on the next tick; ``alert_id`` lets consumers drop a repeat).
 
@@ -127,6 +132,15 @@ def pending(
     return [datetime.fromtimestamp(first + k * size, tz=UTC) for k in range(n)]
 
 
+def open_windows(now: datetime, size: float, grace: float) -> list[datetime]:
+    """Starts of the windows not closed yet at ``now``: the one in its grace, if any, and the
+    current one."""
+    closed = math.floor((now.timestamp() - grace) / size) * size
+    current = math.floor(now.timestamp() / size) * size
+    n = round((current - closed) / size) + 1
+    return [datetime.fromtimestamp(closed + k * size, tz=UTC) for k in range(max(n, 0))]
+
+
 class AlertJob:
     """The burst detector of one monitor process (holds its Kafka producer)."""
 
@@ -139,35 +153,42 @@ class AlertJob:
     # --- 1 and 2: count and decide ------------------------------------------------------
 
     def count(self, conn: Any, now: datetime) -> list[Alert]:
-        """Count every newly closed window, store its alerts; return them (not yet sent)."""
+        """Count every newly closed window and store its alerts; with ``alert_early``, test
+        the windows still open on their counts so far. Return the alerts (not yet sent)."""
         raised: list[Alert] = []
         with conn, conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             cur.execute("SELECT max(window_end) FROM alert_windows")
             row = cur.fetchone()
-            starts = pending(
-                row[0] if row else None,
-                now,
-                self.size,
-                self.settings.alert_grace_seconds,
-                self.settings.alert_baseline_windows,
-            )
-            if not starts:
+            last_end = row[0] if row else None
+            grace = self.settings.alert_grace_seconds
+            closed = pending(last_end, now, self.size, grace, self.settings.alert_baseline_windows)
+            still_open = [
+                s
+                for s in open_windows(now, self.size, grace)
+                if self.settings.alert_early and (last_end is None or s >= last_end)
+            ]
+            if not closed and not still_open:
                 return raised
-            windows = {s: WindowCounts(s, s + timedelta(seconds=self.size)) for s in starts}
-            cur.execute(
-                _COUNT, {"first": starts[0], "end": windows[starts[-1]].end, "size": self.size}
-            )
-            by_index = {math.floor(s.timestamp() / self.size + 1e-9): w for s, w in windows.items()}
-            for r in cur.fetchall():
-                w = by_index.get(int(r[0]))
-                if w is not None:
-                    w.add(r)
-            for start in starts:  # in time order: each window's baseline is already stored
+            windows = self._counts(cur, closed + still_open)
+            for start in closed:  # in time order: each window's baseline is already stored
                 raised += self._store(cur, windows[start])
+            for start in still_open:
+                raised += self._decide(cur, windows[start], partial=True)
         return raised
 
+    def _counts(self, cur: Any, starts: list[datetime]) -> dict[datetime, WindowCounts]:
+        windows = {s: WindowCounts(s, s + timedelta(seconds=self.size)) for s in starts}
+        cur.execute(_COUNT, {"first": starts[0], "end": windows[starts[-1]].end, "size": self.size})
+        by_index = {math.floor(s.timestamp() / self.size + 1e-9): w for s, w in windows.items()}
+        for r in cur.fetchall():
+            w = by_index.get(int(r[0]))
+            if w is not None:
+                w.add(r)
+        return windows
+
     def _store(self, cur: Any, w: WindowCounts) -> list[Alert]:
+        """A closed window: its counts, the final count of its early alerts, its alerts."""
         cur.execute(
             "INSERT INTO alert_windows (window_start, window_end, n_disaster) VALUES (%s, %s, %s)",
             (w.start, w.end, w.total),
@@ -178,6 +199,16 @@ class AlertJob:
                 "INSERT INTO alert_counts (kind, subject, window_start, n) VALUES %s",
                 [(k, s, w.start, n) for (k, s), n in w.counts.items()],
             )
+        cur.execute(
+            "UPDATE alerts a SET count = c.n, partial = false FROM alert_counts c "
+            "WHERE a.partial AND a.window_start = %s AND c.window_start = a.window_start "
+            "AND c.kind = a.kind AND c.subject = a.subject",
+            (w.start,),
+        )
+        return self._decide(cur, w, partial=False)
+
+    def _decide(self, cur: Any, w: WindowCounts, partial: bool) -> list[Alert]:
+        """The alerts of one window's counts (``partial``: the window is still open)."""
         candidates = {key: n for key, n in w.counts.items() if n >= self.rule.min_count}
         if not candidates:
             return []
@@ -204,9 +235,9 @@ class AlertJob:
             (tuple((b.kind, b.subject) for b in found),),
         )
         last = {(k, s): t for k, s, t in cur.fetchall()}
-        return [self._raise(cur, w, b) for b in cooled(found, last, w.start, self.rule)]
+        return [self._raise(cur, w, b, partial) for b in cooled(found, last, w.start, self.rule)]
 
-    def _raise(self, cur: Any, w: WindowCounts, b: Burst) -> Alert:
+    def _raise(self, cur: Any, w: WindowCounts, b: Burst, partial: bool) -> Alert:
         params = {
             "start": w.start,
             "end": w.end,
@@ -237,11 +268,12 @@ class AlertJob:
             latitude=lat,
             longitude=lon,
             example=example,
+            partial=partial,
         )
         cur.execute(
             "INSERT INTO alerts (alert_id, kind, subject, label, window_start, window_end, count, "
-            "expected, p_value, latitude, longitude, example, raised_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "expected, p_value, latitude, longitude, example, raised_at, partial) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (alert_id) DO NOTHING",
             (
                 alert.alert_id,
@@ -257,6 +289,7 @@ class AlertJob:
                 alert.longitude,
                 alert.example,
                 alert.raised_at,
+                alert.partial,
             ),
         )
         log.warning(
@@ -277,7 +310,7 @@ class AlertJob:
         with conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT alert_id, kind, subject, label, window_start, window_end, count, "
-                "expected, p_value, latitude, longitude, example, raised_at FROM alerts "
+                "expected, p_value, latitude, longitude, example, raised_at, partial FROM alerts "
                 "WHERE published_at IS NULL ORDER BY raised_at, alert_id LIMIT 1000"
             )
             rows = cur.fetchall()
@@ -339,4 +372,5 @@ _ALERT_FIELDS = (
     "longitude",
     "example",
     "raised_at",
+    "partial",
 )

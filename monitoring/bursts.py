@@ -113,7 +113,8 @@ def cooled(
     keep = []
     for b in found:
         last = last_alert.get((b.kind, b.subject))
-        if last is None or window_start - last >= rule.cooldown:
+        # the same window never twice (an early alert, then the closed window's decision)
+        if last is None or (last < window_start and window_start - last >= rule.cooldown):
             keep.append(b)
     return keep
 

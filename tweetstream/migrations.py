@@ -250,6 +250,7 @@ MIGRATIONS: tuple[str, ...] = (
         longitude    DOUBLE PRECISION,
         example      TEXT,
         raised_at    TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        partial      BOOLEAN NOT NULL DEFAULT false,
         published_at TIMESTAMPTZ
     );
     CREATE INDEX alerts_raised_at ON alerts (raised_at);

@@ -430,6 +430,9 @@ class Alert(_Message):
     longitude: float | None = None
     example: str | None = Field(None, description="The window's most confident tweet on it.")
     raised_at: datetime = Field(default_factory=utcnow)
+    partial: bool = Field(
+        False, description="Raised before the window closed: `count` is its count so far."
+    )
 
     @property
     def key(self) -> bytes:

@@ -212,6 +212,11 @@ class Settings(BaseSettings):
         ge=0,
         description="No second alert on the same subject within this long of the last one.",
     )
+    alert_early: bool = Field(
+        True,
+        description="Also test the windows still open, on their counts so far: an alert comes "
+        "seconds after a burst reaches the threshold, not after its window's end and grace.",
+    )
     alert_check_seconds: float = Field(
         5.0, gt=0, description="How often `tweetstream monitor` looks for closed burst windows."
     )

@@ -88,7 +88,7 @@ class PlacesResponse(BaseModel):
 
 _ALERTS = """
 SELECT alert_id, kind, subject, label, window_start, window_end, count, expected, p_value,
-       latitude, longitude, example, raised_at
+       latitude, longitude, example, raised_at, partial
 FROM alerts
 WHERE raised_at >= %s AND (%s::text IS NULL OR kind = %s::text)
 ORDER BY raised_at DESC, alert_id
@@ -110,6 +110,10 @@ class AlertOut(BaseModel):
     longitude: float | None
     example: str | None = Field(description="The window's most confident tweet on it.")
     raised_at: datetime
+    partial: bool = Field(
+        description="Raised before its window closed; `count` is then the window's final "
+        "count once it closed (the published Alert carries the count so far)."
+    )
 
 
 class AlertsResponse(BaseModel):

@@ -118,34 +118,44 @@ def test_a_burst_raises_one_alert_per_subject_and_steady_traffic_none(
     stream: tuple[Settings, datetime],
 ) -> None:
     s, t = stream
-    # a detector whose Kafka is unreachable stores its alerts but cannot publish them
+    # 40 s into the first burst's window, while it is still open, a detector whose Kafka is
+    # unreachable raises its alerts early (partial) and stores them, but cannot publish them
     offline = s.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
     job = AlertJob(offline)
     with pytest.raises(KafkaError):
-        job.tick(datetime.now(UTC))
+        job.tick(t - timedelta(minutes=3) + timedelta(seconds=40))
     job.close()
+    assert pg_rows(s, "SELECT bool_and(partial), count(*) FROM alerts") == [(True, 2)]
+    # then a detector that reaches Kafka, now: the window has closed
+    job = AlertJob(s)
+    try:
+        job.tick(datetime.now(UTC))
+    finally:
+        job.close()
     stored = _alerts(s)
     assert [(k, subj, start) for k, subj, start, *_ in stored] == [
         ("keyword", "earthquake", t - timedelta(minutes=3)),
         ("place", "Oslo|NO", t - timedelta(minutes=3)),
     ], stored
-    assert not any(published for *_, published, _ in stored)
+    assert pg_rows(s, "SELECT bool_or(partial) FROM alerts") == [(False,)]  # final counts
     quake_rows = pg_rows(
         s, "SELECT count(*) FROM classified_tweets WHERE id LIKE 'quake-a-%%' AND label = 1"
     )
     assert stored[0][3] >= quake_rows[0][0]  # every disaster tweet of the burst is counted
 
-    # the next tick of a detector that reaches Kafka publishes them (the outbox), once
+    # the early alerts were published (the outbox), once: later ticks raise and send nothing
+    assert all(published for *_, published, _ in stored)
     job = AlertJob(s)
     try:
-        assert job.tick(datetime.now(UTC)) == []  # the windows are counted already
         assert job.tick(datetime.now(UTC)) == []
     finally:
         job.close()
     records = consume(s, s.alerts_topic, lambda r: len(r) >= 2, timeout=60)
     alerts = [parse_alert(r.value) for r in records]
     assert sorted(a.alert_id for a in alerts) == sorted(a for *_, a in stored)
-    assert all(published for *_, published, _ in _alerts(s))
+    # sent after their window closed, they carry its final count
+    assert not any(a.partial for a in alerts)
+    assert {a.alert_id: a.count for a in alerts} == {a: n for _, _, _, n, _, a in stored}
     place = next(a for a in alerts if a.kind == "place")
     assert place.latitude is not None and 59 < place.latitude < 61
     assert place.example is not None and "Oslo" in place.example

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.alerts import keyword_subject, pending, place_subject
+from monitoring.alerts import keyword_subject, open_windows, pending, place_subject
 from monitoring.bursts import (
     Burst,
     BurstRule,
@@ -91,6 +91,11 @@ def test_cooldown_holds_back_the_same_subject_only() -> None:
     assert [b.subject for b in cooled(found, last, T0, RULE)] == ["Oslo||NO"]
     last = {("keyword", "fire"): T0 - RULE.cooldown}
     assert len(cooled(found, last, T0, RULE)) == 2
+    # the same window never twice, whatever the cooldown (an early alert, then the window's)
+    no_cooldown = BurstRule(cooldown=timedelta(0))
+    assert [b.subject for b in cooled(found, {("keyword", "fire"): T0}, T0, no_cooldown)] == [
+        "Oslo||NO"
+    ]
 
 
 @given(st.integers(0, 10_000), st.integers(0, 100), st.floats(0.01, 10))
@@ -131,6 +136,17 @@ def test_pending_windows_are_closed_contiguous_new_and_bounded(
         # nothing closed since last_end is left out (unless older than the baseline)
         nxt = starts[-1] + timedelta(seconds=size)
         assert nxt.timestamp() + size > now.timestamp() - grace
+
+
+@given(times, st.sampled_from([10.0, 60.0, 90.0]), st.floats(0, 120))
+def test_open_windows_follow_the_closed_ones_up_to_now(
+    now: datetime, size: float, grace: float
+) -> None:
+    still_open = open_windows(now, size, grace)
+    closed = pending(None, now, size, grace, 5)
+    assert still_open[0] == closed[-1] + timedelta(seconds=size)  # no gap, no overlap
+    assert still_open[-1] <= now < still_open[-1] + timedelta(seconds=size)  # the current one
+    assert len(still_open) <= grace // size + 2
 
 
 def test_pending_resumes_after_the_last_window() -> None:
