@@ -42,7 +42,7 @@ from psycopg2.extras import execute_values
 
 from monitoring.bursts import Burst, BurstRule, Subject, alert_id, bursts, cooled
 from tweetstream.clients import kafka_config, pg_connect
-from tweetstream.schemas import Alert
+from tweetstream.schemas import ALERT_COLUMNS, Alert, alert_of_row
 from tweetstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -271,26 +271,9 @@ class AlertJob:
             partial=partial,
         )
         cur.execute(
-            "INSERT INTO alerts (alert_id, kind, subject, label, window_start, window_end, count, "
-            "expected, p_value, latitude, longitude, example, raised_at, partial) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (alert_id) DO NOTHING",
-            (
-                alert.alert_id,
-                alert.kind,
-                alert.subject,
-                alert.label,
-                alert.window_start,
-                alert.window_end,
-                alert.count,
-                alert.expected,
-                alert.p_value,
-                alert.latitude,
-                alert.longitude,
-                alert.example,
-                alert.raised_at,
-                alert.partial,
-            ),
+            f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(ALERT_COLUMNS))}) ON CONFLICT (alert_id) DO NOTHING",
+            tuple(getattr(alert, c) for c in ALERT_COLUMNS),
         )
         log.warning(
             "ALERT %s %r: %d disaster tweets in %s (expected %.2f, p=%.2g)",
@@ -309,14 +292,12 @@ class AlertJob:
         """Send every stored, unpublished alert to ``tweets.alerts``; the number sent."""
         with conn, conn.cursor() as cur:
             cur.execute(
-                "SELECT alert_id, kind, subject, label, window_start, window_end, count, "
-                "expected, p_value, latitude, longitude, example, raised_at, partial FROM alerts "
+                f"SELECT {', '.join(ALERT_COLUMNS)} FROM alerts "
                 "WHERE published_at IS NULL ORDER BY raised_at, alert_id LIMIT 1000"
             )
-            rows = cur.fetchall()
-        if not rows:
+            alerts = [alert_of_row(r) for r in cur.fetchall()]
+        if not alerts:
             return 0
-        alerts = [Alert(**dict(zip(_ALERT_FIELDS, r, strict=True))) for r in rows]
         producer = self._kafka()
         futures = [
             producer.send(self.settings.alerts_topic, key=a.key, value=a.to_bytes()) for a in alerts
@@ -356,21 +337,3 @@ class AlertJob:
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None
-
-
-_ALERT_FIELDS = (
-    "alert_id",
-    "kind",
-    "subject",
-    "label",
-    "window_start",
-    "window_end",
-    "count",
-    "expected",
-    "p_value",
-    "latitude",
-    "longitude",
-    "example",
-    "raised_at",
-    "partial",
-)

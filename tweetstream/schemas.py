@@ -439,6 +439,15 @@ class Alert(_Message):
         return f"{self.kind}:{self.subject}".encode()
 
 
+#: the ``alerts`` table's columns of an Alert, in this order (its other column: published_at)
+ALERT_COLUMNS: tuple[str, ...] = tuple(f for f in Alert.model_fields if f != "schema_version")
+
+
+def alert_of_row(row: tuple[Any, ...]) -> Alert:
+    """The Alert of an ``alerts`` row selected as :data:`ALERT_COLUMNS`."""
+    return Alert(**dict(zip(ALERT_COLUMNS, row, strict=True)))
+
+
 def parse_alert(data: bytes | str | dict[str, Any]) -> Alert:
     """Validate one ``tweets.alerts`` record, like :func:`parse_raw`; :class:`InvalidRecord`."""
     return _parse(Alert, data)

@@ -10,13 +10,14 @@ the window's rows by story through the ``classified_at`` index, then reads the t
 
 # No `from __future__ import annotations` here: FastAPI evaluates the endpoints' annotations.
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from serve import store
 from serve.errors import UNAVAILABLE, ServiceUnavailable
+from tweetstream.schemas import ALERT_COLUMNS, Alert, alert_of_row
 from tweetstream.settings import Settings
 
 _PLACES = """
@@ -86,9 +87,8 @@ class PlacesResponse(BaseModel):
     places: list[PlaceCount] = Field(description="Most disaster tweets first.")
 
 
-_ALERTS = """
-SELECT alert_id, kind, subject, label, window_start, window_end, count, expected, p_value,
-       latitude, longitude, example, raised_at, partial
+_ALERTS = f"""
+SELECT {", ".join(ALERT_COLUMNS)}
 FROM alerts
 WHERE raised_at >= %s AND (%s::text IS NULL OR kind = %s::text)
 ORDER BY raised_at DESC, alert_id
@@ -96,29 +96,20 @@ LIMIT %s
 """
 
 
-class AlertOut(BaseModel):
-    alert_id: str = Field(description="The same for the same subject and window.")
-    kind: Literal["keyword", "place", "story"]
-    subject: str = Field(description="The keyword, `name|region|country` or the story's id.")
-    label: str = Field(description="What to show.")
-    window_start: datetime
-    window_end: datetime
-    count: int = Field(description="Disaster tweets on the subject in the window.")
-    expected: float = Field(description="Its expected count (the trailing windows' mean).")
-    p_value: float = Field(description="P(Poisson(expected) >= count).")
-    latitude: float | None = Field(description="A place's coordinates.")
-    longitude: float | None
-    example: str | None = Field(description="The window's most confident tweet on it.")
-    raised_at: datetime
-    partial: bool = Field(
-        description="Raised before its window closed; `count` is then the window's final "
-        "count once it closed (the published Alert carries the count so far)."
+class AlertsResponse(BaseModel):
+    since: datetime
+    alerts: list[Alert] = Field(
+        description="Newest first, as published to tweets.alerts; an early (`partial`) alert "
+        "shows its window's final count once the window has closed."
     )
 
 
-class AlertsResponse(BaseModel):
-    since: datetime
-    alerts: list[AlertOut] = Field(description="Newest first.")
+def _rows(settings: Settings, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The query's rows; PostgreSQL down is a 503."""
+    try:
+        return store._query(settings, sql, params)
+    except store.StoreUnavailable as err:
+        raise ServiceUnavailable(str(err)) from err
 
 
 def _since(since: datetime | None) -> datetime:
@@ -155,10 +146,7 @@ def router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 20,
     ) -> StoriesResponse:
         start = _since(since)
-        try:
-            rows = store._query(settings, _STORIES, (start, limit))
-        except store.StoreUnavailable as err:
-            raise ServiceUnavailable(str(err)) from err
+        rows = _rows(settings, _STORIES, (start, limit))
         return StoriesResponse(
             since=start,
             stories=[
@@ -190,10 +178,7 @@ def router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> PlacesResponse:
         start = _since(since)
-        try:
-            rows = store._query(settings, _PLACES, (start, limit))
-        except store.StoreUnavailable as err:
-            raise ServiceUnavailable(str(err)) from err
+        rows = _rows(settings, _PLACES, (start, limit))
         return PlacesResponse(
             since=start,
             places=[
@@ -224,13 +209,7 @@ def router(settings: Settings) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> AlertsResponse:
         start = _since(since)
-        try:
-            rows = store._query(settings, _ALERTS, (start, kind, kind, limit))
-        except store.StoreUnavailable as err:
-            raise ServiceUnavailable(str(err)) from err
-        return AlertsResponse(
-            since=start,
-            alerts=[AlertOut(**dict(zip(AlertOut.model_fields, r, strict=True))) for r in rows],
-        )
+        rows = _rows(settings, _ALERTS, (start, kind, kind, limit))
+        return AlertsResponse(since=start, alerts=[alert_of_row(r) for r in rows])
 
     return api
