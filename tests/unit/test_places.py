@@ -43,6 +43,15 @@ def _where(location: str | None, text: str = "") -> tuple[str, str, str, str | N
         ("Victoria, BC  Canada", ("city", "Victoria", "CA", None)),
         ("Washington, DC area", ("city", "Washington", "US", "DC")),
         ("Seattle, WA USA", ("city", "Seattle", "US", "WA")),
+        # names written without their accents, and countries whose capital has them
+        ("Reykjavik", ("city", "Reykjavík", "IS", None)),
+        ("Sao Paulo, Brazil", ("city", "São Paulo", "BR", None)),
+        ("Montreal, QC", ("city", "Montréal", "CA", None)),
+        ("Brazil", ("country", "Brazil", "BR", None)),  # capital Brasília
+        ("Colombia", ("country", "Colombia", "CO", None)),  # capital Bogotá
+        ("Iceland", ("country", "Iceland", "IS", None)),
+        # mojibake of México: its letters are not a US state's code (MI)
+        ("Monterrey, MÌ©xico", ("city", "Monterrey", "MX", None)),
     ],
 )
 def test_locations_resolve_to_what_they_name(
