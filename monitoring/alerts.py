@@ -41,6 +41,7 @@ from urllib.parse import unquote
 from psycopg2.extras import execute_values
 
 from monitoring.bursts import Burst, BurstRule, Subject, alert_id, bursts, cooled
+from monitoring.windows import floor_time
 from tweetstream.clients import kafka_config, pg_connect
 from tweetstream.schemas import ALERT_COLUMNS, Alert, alert_of_row
 from tweetstream.settings import Settings
@@ -49,9 +50,12 @@ log = logging.getLogger(__name__)
 
 _LOCK = 4243  # pg_advisory_xact_lock key of the burst detector (4242: migrations)
 
-_COUNT = """
+#: a tweet's time: when its producer published it, never later than its classification
+_AT = "least(coalesce(produced_at, classified_at), classified_at)"
+
+_COUNT = f"""
 WITH t AS (
-    SELECT least(coalesce(produced_at, classified_at), classified_at) AS at, keyword,
+    SELECT {_AT} AS at, keyword,
            place_name, place_region, place_country, place_lat, place_lon, story_id
     FROM classified_tweets
     WHERE label = 1 AND replay_reason IS NULL AND classified_at >= %(first)s
@@ -62,12 +66,11 @@ FROM t WHERE at >= %(first)s AND at < %(end)s
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
-_EXAMPLE = """
+_EXAMPLE = f"""
 SELECT text FROM classified_tweets
 WHERE label = 1 AND replay_reason IS NULL AND classified_at >= %(start)s
-  AND least(coalesce(produced_at, classified_at), classified_at) >= %(start)s
-  AND least(coalesce(produced_at, classified_at), classified_at) < %(end)s
-  AND {match}
+  AND {_AT} >= %(start)s AND {_AT} < %(end)s
+  AND {{match}}
 ORDER BY probability DESC, id LIMIT 1
 """
 _MATCH = {
@@ -118,27 +121,32 @@ class WindowCounts:
             self.counts["story", story] += n
 
 
+def _starts(first: datetime, end: datetime, size: float) -> list[datetime]:
+    """Window starts from ``first`` while before ``end``."""
+    n = max(0, math.floor((end - first).total_seconds() / size + 1e-9))
+    return [first + timedelta(seconds=k * size) for k in range(n)]
+
+
 def pending(
     last_end: datetime | None, now: datetime, size: float, grace: float, baseline: int
 ) -> list[datetime]:
     """Starts of the windows closed since ``last_end`` (the last window counted): on the
     first run, and after an outage longer than the baseline, the baseline's span."""
-    closed = math.floor((now.timestamp() - grace) / size) * size  # end of the last closed
-    oldest = closed - (baseline + 1) * size
-    first = oldest
+    closed = floor_time(now - timedelta(seconds=grace), size)  # end of the last closed one
+    first = closed - (baseline + 1) * timedelta(seconds=size)
     if last_end is not None:
-        first = max(math.ceil(last_end.timestamp() / size) * size, oldest)
-    n = max(0, math.floor((closed - first) / size + 1e-9))
-    return [datetime.fromtimestamp(first + k * size, tz=UTC) for k in range(n)]
+        aligned = floor_time(last_end, size)
+        if aligned < last_end:
+            aligned += timedelta(seconds=size)
+        first = max(aligned, first)
+    return _starts(first, closed, size)
 
 
 def open_windows(now: datetime, size: float, grace: float) -> list[datetime]:
     """Starts of the windows not closed yet at ``now``: the one in its grace, if any, and the
     current one."""
-    closed = math.floor((now.timestamp() - grace) / size) * size
-    current = math.floor(now.timestamp() / size) * size
-    n = round((current - closed) / size) + 1
-    return [datetime.fromtimestamp(closed + k * size, tz=UTC) for k in range(max(n, 0))]
+    closed = floor_time(now - timedelta(seconds=grace), size)
+    return _starts(closed, floor_time(now, size) + timedelta(seconds=size), size)
 
 
 class AlertJob:
@@ -149,6 +157,7 @@ class AlertJob:
         self.rule = BurstRule.from_settings(settings)
         self.size = settings.alert_window_seconds
         self._producer: Any = None
+        self._conn: Any = None  # kept between ticks (one every few seconds, for ever)
 
     # --- 1 and 2: count and decide ------------------------------------------------------
 
@@ -325,15 +334,23 @@ class AlertJob:
 
     def tick(self, now: datetime | None = None) -> list[Alert]:
         """Count the closed windows, raise and publish their alerts (and any unsent)."""
-        conn = pg_connect(self.settings)
+        if self._conn is None or self._conn.closed:
+            self._conn = pg_connect(self.settings)
         try:
-            raised = self.count(conn, now or datetime.now(UTC))
-            self.publish(conn)
-        finally:
-            conn.close()
+            raised = self.count(self._conn, now or datetime.now(UTC))
+            self.publish(self._conn)
+        except Exception:
+            self._close_db()  # a broken connection is replaced on the next tick
+            raise
         return raised
 
+    def _close_db(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def close(self) -> None:
+        self._close_db()
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None

@@ -20,7 +20,6 @@ hundred keywords and places a minute is a few hundred thousand tests a day.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,10 +122,3 @@ def alert_id(kind: str, subject: str, window_start: datetime) -> str:
     """The same for the same subject and window (consumers can drop a repeat)."""
     digest = hashlib.sha256(f"{kind}\x00{subject}\x00{window_start.isoformat()}".encode())
     return digest.hexdigest()[:24]
-
-
-def window_floor(t: datetime, seconds: float) -> datetime:
-    """The start of the tumbling window holding ``t`` (windows start at the Unix epoch)."""
-    epoch = t.timestamp()
-    start = math.floor(epoch / seconds) * seconds
-    return datetime.fromtimestamp(start, tz=t.tzinfo)

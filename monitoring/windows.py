@@ -7,6 +7,7 @@ the job skips ids that ``monitor_windows`` already has.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,8 +71,10 @@ def _frame(cur: Any) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=cols)
 
 
-def _floor(ts: datetime, size: float) -> datetime:
-    return datetime.fromtimestamp(int(ts.timestamp() // size * size), UTC)
+def floor_time(ts: datetime, size: float) -> datetime:
+    """The start of the ``size``-second tumbling window holding ``ts`` (windows start at the
+    Unix epoch)."""
+    return datetime.fromtimestamp(math.floor(ts.timestamp() / size) * size, UTC)
 
 
 def time_windows(
@@ -88,7 +91,7 @@ def time_windows(
         first = cur.fetchone()
         if not first or first[0] is None:
             return []
-        start = _floor(first[0], spec.size)
+        start = floor_time(first[0], spec.size)
     step = timedelta(seconds=spec.size)
     closed = now - timedelta(seconds=grace)
     windows: list[Window] = []

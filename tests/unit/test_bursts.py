@@ -19,8 +19,8 @@ from monitoring.bursts import (
     cooled,
     expected_count,
     tail,
-    window_floor,
 )
+from monitoring.windows import floor_time
 from tweetstream.schemas import Alert, parse_alert
 
 RULE = BurstRule()
@@ -128,7 +128,7 @@ def test_pending_windows_are_closed_contiguous_new_and_bounded(
     for a, b in itertools.pairwise(starts):
         assert (b - a).total_seconds() == size
     for s in starts:
-        assert s == window_floor(s, size)  # aligned
+        assert s == floor_time(s, size)  # aligned
         assert s.timestamp() + size <= now.timestamp() - grace + 1e-6  # closed
         if last_end is not None:
             assert s >= last_end  # not counted before
