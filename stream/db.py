@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from psycopg2 import Binary
 from psycopg2.extras import execute_values
 
+from stream.pg_copy import NULL, text_field
+from stream.story_store import STAGING as STORY_STAGING
 from stream.story_store import assign_stories, count_into_stories
 from tweetstream.archive_layout import ArchiveRecord
 from tweetstream.clients import pg_connect
@@ -67,36 +68,25 @@ ON CONFLICT (id) DO UPDATE SET
 #: no xmax: PostgreSQL's own way of telling an insert from an update in an upsert)
 _UPSERT_COUNTED = _UPSERT + "RETURNING story_id, label, (xmax = 0), classified_at"
 
-#: what COPY's text format escapes in a value (it reads \N as NULL)
-_SPECIAL = re.compile(r"[\\\t\n\r]")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _text(value: str | None) -> str:
-    """``value`` as a field of COPY's text format."""
-    if value is None:
-        return "\\N"
-    return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
-
 
 def _copy_line(record: ArchiveRecord, times: dict[datetime, str], story: str | None) -> str:
     """One row of COPY's text format (the columns of :data:`_COLUMNS`, tab-separated)."""
     r = record.result
-    produced = "\\N" if r.produced_at is None else json_time(r.produced_at)
+    produced = NULL if r.produced_at is None else json_time(r.produced_at)
     classified = times.get(r.classified_at)
     if classified is None:  # the same for a whole batch
         classified = times[r.classified_at] = json_time(r.classified_at)
     return (
-        f"{_text(r.id)}\t{_text(r.text)}\t{_text(r.keyword)}\t{_text(r.location)}\t"
-        f"{int(r.label)}\t{float(r.probability)!r}\t{_text(r.model_name)}\t"
-        f"{_text(r.model_version)}\t{produced}\t{classified}\t{int(record.partition)}\t"
-        f"{int(record.offset)}\t{_text(r.replay_reason)}\t{_place(record.place)}\t"
-        f"{_text(story)}\n"
+        f"{text_field(r.id)}\t{text_field(r.text)}\t{text_field(r.keyword)}\t{text_field(r.location)}\t"
+        f"{int(r.label)}\t{float(r.probability)!r}\t{text_field(r.model_name)}\t"
+        f"{text_field(r.model_version)}\t{produced}\t{classified}\t{int(record.partition)}\t"
+        f"{int(record.offset)}\t{text_field(r.replay_reason)}\t{_place(record.place)}\t"
+        f"{text_field(story)}\n"
     )
 
 
 #: the place columns of a row without a place
-_NO_PLACE = "\t".join(["\\N"] * 7)
+_NO_PLACE = "\t".join([NULL] * 7)
 
 
 def _place(place: Place | None) -> str:
@@ -104,9 +94,9 @@ def _place(place: Place | None) -> str:
     if place is None:
         return _NO_PLACE
     return (
-        f"{_text(place.name)}\t{_text(place.kind)}\t{_text(place.country)}\t"
-        f"{_text(place.region)}\t{float(place.latitude)!r}\t{float(place.longitude)!r}\t"
-        f"{_text(place.source)}"
+        f"{text_field(place.name)}\t{text_field(place.kind)}\t{text_field(place.country)}\t"
+        f"{text_field(place.region)}\t{float(place.latitude)!r}\t{float(place.longitude)!r}\t"
+        f"{text_field(place.source)}"
     )
 
 
@@ -165,7 +155,7 @@ class PostgresSink:
             with conn, conn.cursor() as cur:
                 if records:
                     if not self._staged:
-                        cur.execute(_STAGING)
+                        cur.execute(_STAGING + ";" + STORY_STAGING)
                         self._staged = True
                     stories = assign_stories(cur, records) if self.settings.stories else {}
                     cur.copy_expert(_COPY, io.StringIO(copy_text(records, stories)))

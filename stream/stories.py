@@ -105,14 +105,16 @@ def assign(
     sigs: np.ndarray,
     known_bands: Mapping[int, str],
     known_signatures: Mapping[str, np.ndarray],
+    keys: np.ndarray | None = None,
 ) -> Assignment:
     """Each tweet's story: the most similar candidate story at :data:`SIMILARITY` or more,
     else a new story named by the tweet's id. Tweets are taken in order, so a later copy in
-    the same batch joins an earlier one."""
+    the same batch joins an earlier one. ``keys``: the signatures' :func:`band_keys`, if
+    the caller has them already."""
     bands = dict(known_bands)
     firsts = dict(known_signatures)
     out = Assignment([])
-    all_keys = band_keys(sigs).tolist()
+    all_keys = (band_keys(sigs) if keys is None else keys).tolist()
     for tweet_id, sig, keys in zip(ids, sigs, all_keys, strict=True):
         if sig[0] < 0:  # no words: no story
             out.story_ids.append(None)

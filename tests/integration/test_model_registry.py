@@ -153,9 +153,10 @@ def test_too_slow_challenger_is_refused_for_speed_alone(
     assert not outcome.decision.promote
     assert [r.rsplit(": ", 1)[1] for r in outcome.decision.reasons] == ["ok", "too slow", "ok"]
     assert alias_version(client_for(strict), strict.model_name, CHAMPION) is None
-    assert client_for(strict).get_model_version(strict.model_name, version).tags[
-        "gate.decision"
-    ] == "refused"
+    assert (
+        client_for(strict).get_model_version(strict.model_name, version).tags["gate.decision"]
+        == "refused"
+    )
 
 
 def _cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from kafka import KafkaProducer
 
 from stream.archive import S3Archive
 from stream.db import PostgresSink
+from stream.stories import signatures
 from tests.hostile import HOSTILE
 from tests.integration.streaming import consume, isolate, publish
 from tests.strategies import NEAR_TWEETS, TEXT, encoded
@@ -40,6 +42,12 @@ NOW_MS = int(NOW.timestamp() * 1000)
 READ_BACK = """
 SELECT id, text, keyword, location, produced_at, replay_reason
 FROM classified_tweets WHERE id = ANY(%s)
+"""
+
+#: each tweet's story as stored, and that story's representative text
+STORIES_BACK = """
+SELECT t.id, t.story_id, s.representative FROM classified_tweets t
+LEFT JOIN stories s ON s.story_id = t.story_id WHERE t.id = ANY(%s)
 """
 
 
@@ -72,6 +80,7 @@ class Sinks:
         self.kafka = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         self.offsets = itertools.count()
         self.sent: dict[str, RawTweet] = {}  # what Kafka must give back, latest per id
+        self.texts_of: dict[str, set[str]] = defaultdict(set)  # every text stored per id
 
     def close(self) -> None:
         self.kafka.close(timeout=10)
@@ -79,11 +88,16 @@ class Sinks:
         self.conn.close()
 
     def store(self, batch: Sequence[tuple[RawTweet, str | None]]) -> None:
+        sigs = signatures([tweet.text for tweet, _ in batch])  # stories are on: see sinks()
         records = [
-            ArchiveRecord(0, next(self.offsets), NOW_MS, tweet, classified(tweet, reason))
-            for tweet, reason in batch
+            ArchiveRecord(
+                0, next(self.offsets), NOW_MS, tweet, classified(tweet, reason), None, sig
+            )
+            for (tweet, reason), sig in zip(batch, sigs, strict=True)
         ]
         latest = {r.result.id: r for r in records}  # the sink keeps the last one per id
+        for r in records:
+            self.texts_of[r.result.id].add(r.result.text)
         self.postgres.write(records)  # the worker's own sink and statements
         with self.conn, self.conn.cursor() as cur:
             cur.execute(READ_BACK, (list(latest),))
@@ -91,12 +105,27 @@ class Sinks:
         for ident, r in latest.items():
             t = r.result
             assert stored[ident] == (t.text, t.keyword, t.location, t.produced_at, t.replay_reason)
+        self._check_stories(latest)
         self._archive(records)
         for r in records:
             self.kafka.send(
                 self.settings.raw_topic, key=r.tweet.id.encode(), value=r.tweet.to_bytes()
             )
             self.sent[r.tweet.id] = r.tweet
+
+    def _check_stories(self, latest: dict[str, ArchiveRecord]) -> None:
+        """A tweet with words has a story that exists, and a story's representative is the
+        text, byte for byte, of a tweet stored under the story's id (the tweet that began it).
+        A tweet without words keeps the story of an earlier version, if any."""
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(STORIES_BACK, (list(latest),))
+            back = {row[0]: row[1:] for row in cur.fetchall()}
+        for ident, r in latest.items():
+            story, representative = back[ident]
+            if r.signature[0] >= 0:
+                assert story is not None and representative is not None, ident
+            if story is not None:
+                assert representative in self.texts_of[story], (ident, story)
 
     def _archive(self, records: Sequence[ArchiveRecord]) -> None:
         lines: dict[int, dict[str, Any]] = {}
@@ -142,7 +171,10 @@ class Sinks:
 @pytest.fixture(scope="module")
 def sinks(settings: Settings) -> Iterator[Sinks]:
     isolated = isolate(
-        settings, lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}", archive_chunk_offsets=64
+        settings,
+        lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}",
+        archive_chunk_offsets=64,
+        stories=True,
     )
     upgrade(isolated)
     s = Sinks(isolated)
