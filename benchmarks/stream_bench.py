@@ -550,7 +550,7 @@ def passthrough_latency(base: Settings, rows: list[dict[str, Any]], rate: float)
 PHASES = (
     "worker",
     "worker-plain",
-    "worker-stories",
+    "worker-no-stories",
     "two-workers",
     "naive",
     "passthrough",
@@ -601,7 +601,7 @@ def summary(
     latency: list[Result],
     load: list[float],
     places_off: Result | None = None,
-    stories_on: Result | None = None,
+    no_stories: Result | None = None,
 ) -> dict[str, Any]:
     """The run's numbers as one JSON object (null: not measured; latency runs in run order)."""
     a, two, b, c = through
@@ -623,8 +623,8 @@ def summary(
         "passthrough_cpu_s_per_10k": _number(c.cpu_per_10k),
         "worker_plain_tweets_per_s": _number(places_off.throughput if places_off else nan),
         "worker_plain_cpu_s_per_10k": _number(places_off.cpu_per_10k if places_off else nan),
-        "worker_stories_tweets_per_s": _number(stories_on.throughput if stories_on else nan),
-        "worker_stories_cpu_s_per_10k": _number(stories_on.cpu_per_10k if stories_on else nan),
+        "worker_no_stories_tweets_per_s": _number(no_stories.throughput if no_stories else nan),
+        "worker_no_stories_cpu_s_per_10k": _number(no_stories.cpu_per_10k if no_stories else nan),
         "worker_stages": a.stages,  # throughput run: mean batch size, mean ms per stage
         "worker_latency_stages": [r.stages for r in runs],
         "loadavg_1m": load,  # before and after: other programs on the machine
@@ -701,11 +701,11 @@ def main() -> None:
         "(a) worker, no stories or places",
         lambda: worker_throughput(plain, data[: args.tweets]),
     )
-    storied = base.model_copy(update={"places": True, "stories": True})
-    stories_on = run(  # and with stories on (off by default)
-        "worker-stories",
-        "(a) worker, stories on",
-        lambda: worker_throughput(storied, data[: args.tweets]),
+    unstoried = base.model_copy(update={"places": True, "stories": False})
+    no_stories = run(  # and with places but without stories (on by default): their cost
+        "worker-no-stories",
+        "(a) worker, stories off",
+        lambda: worker_throughput(unstoried, data[: args.tweets]),
     )
     print("throughput done", flush=True)
     in_order = [
@@ -744,10 +744,10 @@ def main() -> None:
             f"{places_off.cpu_per_10k:.2f} CPU s/10k (as configured: "
             f"{through[0].throughput:,.0f}, {through[0].cpu_per_10k:.2f})"
         )
-    if stories_on.note != "not run":
+    if no_stories.note != "not run":
         print(
-            f"worker with stories on: {stories_on.throughput:,.0f} tweets/s, "
-            f"{stories_on.cpu_per_10k:.2f} CPU s/10k"
+            f"worker with places, stories off: {no_stories.throughput:,.0f} tweets/s, "
+            f"{no_stories.cpu_per_10k:.2f} CPU s/10k"
         )
     a, _, b, c = (r.throughput for r in through)
     two = through[1].throughput
@@ -769,7 +769,7 @@ def main() -> None:
             print(f"{share:6.1%}  {name}")
     if args.json:
         print(
-            json.dumps(summary(through, in_order, latency, load, places_off, stories_on)),
+            json.dumps(summary(through, in_order, latency, load, places_off, no_stories)),
             flush=True,
         )
 

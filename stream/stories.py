@@ -6,7 +6,7 @@ together when the Jaccard similarity of their shingles is at least :data:`SIMILA
 estimated by MinHash: :data:`PERMUTATIONS` universal hashes, computed for a whole batch at
 once with numpy (:func:`signatures`). Locality-sensitive hashing finds the candidates:
 :data:`BANDS` bands of :data:`ROWS` values each, so that two tweets at the similarity
-threshold share a band with probability ~0.99, and two at 0.3 with ~0.12; a candidate joins
+threshold share a band with probability ~0.985, and two at 0.3 with ~0.24; a candidate joins
 a story only when its signature agrees with the story's first tweet on ``SIMILARITY`` of the
 hashes.
 
@@ -28,7 +28,7 @@ from models.cleaning import clean_text
 
 SIMILARITY = 0.7
 PERMUTATIONS = 64
-BANDS, ROWS = 16, 4  # BANDS * ROWS == PERMUTATIONS
+BANDS, ROWS = 10, 3  # the first BANDS * ROWS hashes make the bands
 _rng = np.random.default_rng(20261202)  # fixed: every worker and every run hashes alike
 # multiply-add-shift hashing of 32-bit shingles: ((a * x + b) mod 2**64) >> 32, a odd; numpy's
 # uint64 arithmetic wraps, so there is no modulo to pay (a prime modulus cost 3x the time)
@@ -76,7 +76,7 @@ def signatures(texts: Sequence[str]) -> np.ndarray:
 def band_keys(sigs: np.ndarray) -> np.ndarray:
     """The LSH keys of signatures: (texts, :data:`BANDS`) signed 64-bit keys, a polynomial
     hash of each band's values and its index (rows of an empty text are meaningless)."""
-    rows = sigs.reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
+    rows = sigs[:, : BANDS * ROWS].reshape(len(sigs), BANDS, ROWS).astype(np.uint64)
     mixed = np.zeros((len(sigs), BANDS), dtype=np.uint64)
     for r in range(ROWS):
         mixed = mixed * np.uint64(1_000_003) + rows[:, :, r]

@@ -146,8 +146,7 @@ def demo(
     from models.train import train as run_training
     from tweetstream.migrations import upgrade
 
-    # stories are off by default (their cost, docs/benchmarks.md); the demo shows them
-    s = get_settings().model_copy(update={"stories": True})
+    s = get_settings()
     train_csv, test_csv = require_data(s)
     with console.status("starting the local stack…") as spinner:
         Stack(s).up(report=lambda msg: spinner.update(msg))

@@ -102,11 +102,11 @@ class Settings(BaseSettings):
         "region or country with coordinates, offline, and store it on its row.",
     )
     stories: bool = Field(
-        False,
+        True,
         description="Give each tweet a story: copies and near-copies (MinHash, Jaccard >= 0.7 "
         "on words and word pairs) share one story_id, found in PostgreSQL (stories, "
-        "story_bands). Off by default: it costs the worker about half its throughput "
-        "(docs/benchmarks.md).",
+        "story_bands). It costs the worker about a quarter of its throughput "
+        "(docs/benchmarks.md); turn it off for firehose volumes.",
     )
     inference_process: bool = Field(
         True,

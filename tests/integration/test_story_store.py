@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from stream.stories import signatures
+from stream.stories import BANDS, signatures
 from stream.story_store import STAGING, assign_stories
 from tests.integration.streaming import isolate, pg_rows, wait_for
 from tweetstream.archive_layout import ArchiveRecord
@@ -83,4 +83,4 @@ def test_two_batches_racing_for_one_new_story_end_in_one(
     assert theirs == {"b1": "a1", "b2": "b2"}  # it joined; its own story is gone
     assert sorted(pg_rows(s, "SELECT story_id FROM stories")) == [("a1",), ("b2",)]
     owners = dict(pg_rows(s, "SELECT story_id, count(*) FROM story_bands GROUP BY story_id"))
-    assert set(owners) == {"a1", "b2"} and owners["b2"] == 16
+    assert set(owners) == {"a1", "b2"} and owners["b2"] == BANDS
