@@ -91,14 +91,16 @@ def stream(
     rows += _burst("quake-b", t - timedelta(minutes=2), 40)
     # keywords any producer may send: decoded, %00 is NUL (PostgreSQL text refuses it)
     hostile = ["%00", "fire%00storm", "%0a%0d", "%ED%A0%80", "\u202e" + "x" * 190 + "%20y"]
+    # 30 different real disaster tweets: not one story (stories are on), so they burst nothing
+    disasters = pd.read_csv(Settings().data_dir / "train.csv").query("target == 1")["text"]
     rows += [
         {
             "id": f"hostile-{i}",
-            "text": f"Massive earthquake, buildings collapsed and people trapped #{i}",
+            "text": str(text),
             "keyword": hostile[i % len(hostile)],
             "produced_at": (t - timedelta(minutes=20, seconds=i)).isoformat(),
         }
-        for i in range(30)
+        for i, text in enumerate(disasters.drop_duplicates().head(30))
     ]
     with workers(s, tmp_path_factory.mktemp("alerts")) as (worker,):
         publish(s, tweet_records(rows))
@@ -125,18 +127,33 @@ def test_a_burst_raises_one_alert_per_subject_and_steady_traffic_none(
     with pytest.raises(KafkaError):
         job.tick(t - timedelta(minutes=3) + timedelta(seconds=40))
     job.close()
-    assert pg_rows(s, "SELECT bool_and(partial), count(*) FROM alerts") == [(True, 2)]
+    assert pg_rows(s, "SELECT bool_and(partial), count(*) FROM alerts WHERE kind <> 'story'") == [
+        (True, 2)
+    ]
+    early_stories = pg_rows(
+        s, "SELECT bool_and(partial), count(*) FROM alerts WHERE kind = 'story'"
+    )
     # then a detector that reaches Kafka, now: the window has closed
     job = AlertJob(s)
     try:
         job.tick(datetime.now(UTC))
     finally:
         job.close()
-    stored = _alerts(s)
+    everything = _alerts(s)
+    stored = [a for a in everything if a[0] != "story"]
     assert [(k, subj, start) for k, subj, start, *_ in stored] == [
         ("keyword", "earthquake", t - timedelta(minutes=3)),
         ("place", "Oslo|NO", t - timedelta(minutes=3)),
-    ], stored
+    ], everything
+    # the burst's copies are stories of their own (one a template): each alerts once, in the
+    # burst's first window; no other story does
+    stories = [a for a in everything if a[0] == "story"]
+    assert 1 <= len(stories) <= len(QUAKE) and early_stories == [(True, len(stories))]
+    assert {start for _, _, start, *_ in stories} == {t - timedelta(minutes=3)}
+    firsts = dict(pg_rows(s, "SELECT story_id, representative FROM stories"))
+    assert all(
+        firsts[subject].startswith(tuple(q[:20] for q in QUAKE)) for _, subject, *_ in stories
+    )
     assert pg_rows(s, "SELECT bool_or(partial) FROM alerts") == [(False,)]  # final counts
     quake_rows = pg_rows(
         s, "SELECT count(*) FROM classified_tweets WHERE id LIKE 'quake-a-%%' AND label = 1"
@@ -150,12 +167,12 @@ def test_a_burst_raises_one_alert_per_subject_and_steady_traffic_none(
         assert job.tick(datetime.now(UTC)) == []
     finally:
         job.close()
-    records = consume(s, s.alerts_topic, lambda r: len(r) >= 2, timeout=60)
+    records = consume(s, s.alerts_topic, lambda r: len(r) >= len(everything), timeout=60)
     alerts = [parse_alert(r.value) for r in records]
-    assert sorted(a.alert_id for a in alerts) == sorted(a for *_, a in stored)
+    assert sorted(a.alert_id for a in alerts) == sorted(a for *_, a in everything)
     # sent after their window closed, they carry its final count
     assert not any(a.partial for a in alerts)
-    assert {a.alert_id: a.count for a in alerts} == {a: n for _, _, _, n, _, a in stored}
+    assert {a.alert_id: a.count for a in alerts} == {a: n for _, _, _, n, _, a in everything}
     place = next(a for a in alerts if a.kind == "place")
     assert place.latitude is not None and 59 < place.latitude < 61
     assert place.example is not None and "Oslo" in place.example
@@ -209,8 +226,8 @@ def test_the_api_lists_the_alerts(stream: tuple[Settings, datetime]) -> None:
     s, t = stream
     client = TestClient(create_app(s, hot_reload=False))
     body = client.get("/alerts", params={"since": (t - timedelta(hours=1)).isoformat()}).json()
-    kinds = sorted(a["kind"] for a in body["alerts"])
-    assert kinds == ["keyword", "place"]
+    kinds = sorted({a["kind"] for a in body["alerts"]})
+    assert kinds == ["keyword", "place", "story"]
     assert client.get("/alerts", params={"kind": "place"}).json()["alerts"][0]["count"] >= 10
     assert client.get("/alerts", params={"kind": "weather"}).status_code == 422
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
