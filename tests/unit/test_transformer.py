@@ -154,7 +154,7 @@ def test_int8_graph_is_smaller_and_close_to_fp32(wide: tuple[EncoderConfig, dict
     fp32 = to_onnx(params, config).SerializeToString()
     int8 = quantize_int8(fp32)
     full, quantized = ort_logits(fp32, ids, mask), ort_logits(int8, ids, mask)
-    assert len(int8) < len(fp32) / 2
+    assert len(int8) < 0.6 * len(fp32)  # ~1/4 on MiniLM; a tiny graph's scales weigh more
     assert "MatMulInteger" in {n.op_type for n in _graph(int8).node}
     assert np.abs(quantized - full).max() < 0.1 * np.abs(full).max()
 
