@@ -12,6 +12,7 @@ one compilation per distinct (batch, length).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -98,10 +99,15 @@ def _optimizer(train: TrainConfig, steps: int) -> Any:
     )
 
 
-def _step_function(config: EncoderConfig, optimizer: Any) -> Callable[..., Any]:
-    """The jitted training step: ``(params, state, ids, mask, y, w) -> (params, state, loss)``."""
+@functools.lru_cache(maxsize=4)
+def _training(config: EncoderConfig, train: TrainConfig, steps: int) -> tuple[Any, Any]:
+    """The optimizer and the jitted step ``(params, state, ids, mask, y, w) -> (params, state,
+    loss)``. Cached: the folds of a cross-validation (same shapes, same step count) reuse the
+    compiled step instead of compiling it again for every fit."""
     import jax
     import optax
+
+    optimizer = _optimizer(train, steps)
 
     def loss_fn(params: Params, ids: Any, mask: Any, y: Any, w: Any) -> Any:
         logits = forward(params, ids, mask, config)
@@ -113,7 +119,7 @@ def _step_function(config: EncoderConfig, optimizer: Any) -> Callable[..., Any]:
         updates, state = optimizer.update(grads, state, params)
         return optax.apply_updates(params, updates), state, loss
 
-    return jax.jit(step)
+    return optimizer, jax.jit(step)
 
 
 def finetune(
@@ -133,12 +139,11 @@ def finetune(
     if not len(seqs):
         raise ValueError("no training tweets")
     steps = train.epochs * math.ceil(len(seqs) / train.batch_size)
-    optimizer = _optimizer(train, steps)
+    optimizer, step = _training(config, train, steps)
     params = jax.tree_util.tree_map(
         jax.numpy.asarray, init_head(base, config.hidden_size, train.seed)
     )
     state = optimizer.init(params)
-    step = _step_function(config, optimizer)
     rng = np.random.default_rng(train.seed)
     done = 0
     for epoch in range(1, train.epochs + 1):
