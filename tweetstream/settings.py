@@ -239,6 +239,12 @@ class Settings(BaseSettings):
     gate_max_positive_rate_gap: float = Field(
         0.15, description="Largest allowed gap between predicted and true positive rate."
     )
+    transformer_threads: int = Field(
+        1,
+        ge=1,
+        description="Threads of the transformer family: XLA while fine-tuning, ONNX Runtime "
+        "intra-op threads while classifying.",
+    )
 
     # --- serving ------------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Interface the HTTP API and the UI bind to.")
