@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,20 @@ from tests.integration.streaming import free_port, isolate, wait_for, workers
 from tests.integration.test_ui import SCREENSHOTS, browser  # noqa: F401 - the fixture
 from tweetstream.clients import pg_connect
 from tweetstream.settings import Settings
+
+
+def _steady(check: Callable[[], None], tries: int = 5) -> None:
+    """Run the read-only ``check`` again when an element it read went stale."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(tries):
+        try:
+            check()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+
 
 TOKEN = "now-view-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -124,38 +139,42 @@ def test_now_view_shows_stories_alerts_and_places_with_a_token(
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row_css))
         wait.until(lambda d: not d.find_element(By.ID, "error").text)
 
-        row = browser.find_element(By.CSS_SELECTOR, row_css)
-        cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
-        assert cells[:3] == [str(len(copies)), str(mine["recent_disaster"]), str(len(copies))]
-        shown = row.find_element(By.CSS_SELECTOR, "td.story-text")
-        assert shown.text == mine["representative"].strip()  # the markup, as text
-        assert cells[4:6] == ["collapse", "Chicago"]
+        def shown_as_expected() -> None:
+            row = browser.find_element(By.CSS_SELECTOR, row_css)
+            cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+            assert cells[:3] == [str(len(copies)), str(mine["recent_disaster"]), str(len(copies))]
+            shown = row.find_element(By.CSS_SELECTOR, "td.story-text")
+            assert shown.text == mine["representative"].strip()  # the markup, as text
+            assert cells[4:6] == ["collapse", "Chicago"]
 
-        alert = browser.find_element(By.CSS_SELECTOR, f"#alerts tr[data-alert='{alert_id}']")
-        assert alert.find_element(By.CSS_SELECTOR, ".alert-example").text == HOSTILE
-        assert alert.find_element(By.CSS_SELECTOR, ".alert-label").text.startswith(label)
-        assert "place" in alert.text and "0.5" in alert.text
+            alert = browser.find_element(By.CSS_SELECTOR, f"#alerts tr[data-alert='{alert_id}']")
+            assert alert.find_element(By.CSS_SELECTOR, ".alert-example").text == HOSTILE
+            assert alert.find_element(By.CSS_SELECTOR, ".alert-label").text.startswith(label)
+            assert "place" in alert.text and "0.5" in alert.text
 
-        circle = browser.find_element(By.CSS_SELECTOR, "#places circle[data-name='Chicago']")
-        assert float(circle.get_attribute("cx")) == pytest.approx(
-            chicago["longitude"] + 180, abs=0.01
-        )
-        assert float(circle.get_attribute("cy")) == pytest.approx(
-            90 - chicago["latitude"], abs=0.01
-        )
-        assert circle.get_attribute("data-disaster") == str(chicago["disaster"])
-        title = circle.find_element(By.TAG_NAME, "title").get_attribute("textContent")
-        assert title == (
-            f"Chicago, IL, US (city): {chicago['disaster']} disaster of {chicago['tweets']} tweets"
-        )
+            circle = browser.find_element(By.CSS_SELECTOR, "#places circle[data-name='Chicago']")
+            assert float(circle.get_attribute("cx")) == pytest.approx(
+                chicago["longitude"] + 180, abs=0.01
+            )
+            assert float(circle.get_attribute("cy")) == pytest.approx(
+                90 - chicago["latitude"], abs=0.01
+            )
+            assert circle.get_attribute("data-disaster") == str(chicago["disaster"])
+            title = circle.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+            counts = f"{chicago['disaster']} disaster of {chicago['tweets']} tweets"
+            assert title == f"Chicago, IL, US (city): {counts}"
 
-        ring = browser.find_element(
-            By.CSS_SELECTOR, f"#alert-marks circle[data-alert='{alert_id}']"
-        )
-        assert float(ring.get_attribute("cx")) == pytest.approx(-87.65 + 180, abs=0.01)
-        assert ring.find_element(By.TAG_NAME, "title").get_attribute("textContent") == (
-            f"alert: {label}"
-        )
+            ring = browser.find_element(
+                By.CSS_SELECTOR, f"#alert-marks circle[data-alert='{alert_id}']"
+            )
+            assert float(ring.get_attribute("cx")) == pytest.approx(-87.65 + 180, abs=0.01)
+            assert ring.find_element(By.TAG_NAME, "title").get_attribute("textContent") == (
+                f"alert: {label}"
+            )
+
+        # the page re-renders itself every second: an element found may be replaced before it
+        # is read, so the whole check is read again then
+        _steady(shown_as_expected)
 
         # nothing of the tweets became markup, nothing of it ran
         for where in ("#stories", "#alerts"):
