@@ -58,10 +58,10 @@ format: setup ## Apply ruff's fixes and formatting
 test-unit: setup ## Unit tests only (no services)
 	$(BIN)/pytest tests/unit
 
-test-integration: up ## Integration tests against the real local stack
+test-integration: up transformer-base ## Integration tests against the real local stack
 	$(BIN)/pytest tests/integration
 
-test: setup lint infra-check up ## Everything CI runs: lint, infra checks, unit and integration tests on real services
+test: setup transformer-base lint infra-check up ## Everything CI runs: lint, infra checks, unit and integration tests on real services
 	$(BIN)/pytest tests
 
 # checkov has heavy, conflicting dependencies: it lives in its own venv, never in $(VENV).

@@ -14,7 +14,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tweetstream.settings import get_settings
+from tweetstream.settings import Settings, get_settings
+
+FAMILIES = ("fast", "transformer", "cascade")
+
+
+def with_family(settings: Settings, family: str) -> Settings:
+    """The settings with ``--family`` applied (one of :data:`FAMILIES`)."""
+    if family not in FAMILIES:
+        raise typer.BadParameter(
+            f"{family!r}: choose one of {', '.join(FAMILIES)}", param_hint="--family"
+        )
+    return settings.model_copy(update={"model_family": family})
+
 
 console = Console()
 
@@ -31,12 +43,23 @@ def train(
         bool, typer.Option(help="Register, then run the promotion gate (may move @champion).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="fast, transformer or cascade (default: TWEETSTREAM_MODEL_FAMILY, fast). "
+            "transformer and cascade fine-tune all-MiniLM-L6-v2 on CPU (make transformer-base; "
+            "about 5-10 minutes a fold on one thread) and are ~100x slower to serve: the gate "
+            "refuses them unless TWEETSTREAM_GATE_MIN_TWEETS_PER_SECOND allows it."
+        ),
+    ] = None,
 ) -> None:
     """Cross-validate the baseline and production model, log both to MLflow, register, gate."""
     from models.train import summary
     from models.train import train as run_training
 
     s = get_settings()
+    if family is not None:
+        s = with_family(s, family)
     with console.status("training…") as spinner:
         report = run_training(
             s,

@@ -23,7 +23,7 @@ import pandas as pd
 from models.data import fingerprint_frame, load_labeled
 from models.label_trigger import request_if_due
 from models.registry import client_for, register, run_gate
-from models.train import PRODUCTION, train_candidate
+from models.train import production_candidate, train_candidate
 from tweetstream.clients import kafka_config, pg_connect
 from tweetstream.events import record_event
 from tweetstream.schemas import RetrainRequest
@@ -106,7 +106,9 @@ def handle(settings: Settings, request: RetrainRequest) -> RetrainOutcome:
     try:
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
         mlflow.set_experiment(settings.mlflow_experiment)
-        run = train_candidate(PRODUCTION, data, fingerprint_frame(data), settings, log.info)
+        run = train_candidate(
+            production_candidate(settings), data, fingerprint_frame(data), settings, log.info
+        )
         client = client_for(settings)
         version = register(client, settings, run.model_uri, run.run_id)
         for key, value in {

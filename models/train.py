@@ -1,8 +1,9 @@
 """``tweetstream train``: cross-validate, fit, log to MLflow, register, gate.
 
 One MLflow experiment holds every run. Each call logs two runs — the seed project's
-baseline (the reference) and the production model — with the same cross-validation folds,
-the same fixed evaluation set and the same speed measurement, so their numbers compare.
+baseline (the reference) and the production model of the settings' family
+(:mod:`models.families`) — with the same cross-validation folds, the same fixed evaluation set
+and the same speed measurement, so their numbers compare.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version as pkg_version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import confusion_matrix, precision_recall_curve
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
 
-from models import cleaning, pipeline
+from models import cascade, cleaning, pipeline
 from models.data import Fingerprint, fingerprint, load_labeled, resolve_csv, split_train_eval
 from models.errors import DatasetError
 from models.evaluate import score
+from models.families import SERVING_PACKAGES, builder, family_of
 from models.gate import Score
 from models.pipeline import build_baseline, build_production, to_features
 from models.registry import GateOutcome, client_for, register, run_gate
@@ -36,8 +38,6 @@ from tweetstream.settings import Settings
 log = logging.getLogger(__name__)
 Report = Callable[[str], None]
 
-#: what serving needs installed to unpickle and run the model
-SERVING_PACKAGES = ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
 SEED = 42
 #: fewest tweets on each side of the train/evaluation split
 MIN_ROWS = 20
@@ -48,12 +48,19 @@ class Candidate:
     """A named model recipe."""
 
     name: str
-    build: Callable[[], Pipeline]
+    build: Callable[[], Any]  #: an unfitted scikit-learn estimator
     role: str
 
 
 BASELINE = Candidate("baseline", build_baseline, "reference")
 PRODUCTION = Candidate("production", build_production, "production")
+
+
+def production_candidate(settings: Settings) -> Candidate:
+    """The production model of the settings' family (``fast``: :data:`PRODUCTION`)."""
+    if settings.model_family == "fast":
+        return PRODUCTION
+    return Candidate(settings.model_family, builder(settings), "production")
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class TrainReport:
     gate: GateOutcome | None
 
 
-def cross_validate(build: Callable[[], Pipeline], df: pd.DataFrame, folds: int) -> CvResult:
+def cross_validate(build: Callable[[], Any], df: pd.DataFrame, folds: int) -> CvResult:
     """Stratified k-fold F1 of the positive class, plus out-of-fold probabilities."""
     from sklearn.metrics import f1_score
 
@@ -118,7 +125,9 @@ def _code_inside_the_model() -> Iterator[None]:
     """
     import cloudpickle
 
-    modules = (cleaning, pipeline)
+    from models.transformer import classifier
+
+    modules = (cleaning, pipeline, cascade, classifier)
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
@@ -175,7 +184,7 @@ def _log_reference(train: pd.DataFrame, oof: np.ndarray) -> None:
         mlflow.log_artifact(str(path), "reference")
 
 
-def _log_model(model: Pipeline, example: pd.DataFrame) -> str:
+def _log_model(model: Any, example: pd.DataFrame, family: str) -> str:
     import mlflow
     from mlflow.models import infer_signature
     from mlflow.types import ColSpec, Schema
@@ -192,7 +201,7 @@ def _log_model(model: Pipeline, example: pd.DataFrame) -> str:
             signature=signature,
             input_example=example,
             pyfunc_predict_fn="predict_proba",
-            pip_requirements=[f"{p}=={pkg_version(p)}" for p in SERVING_PACKAGES],
+            pip_requirements=[f"{p}=={pkg_version(p)}" for p in SERVING_PACKAGES[family]],
         )
     return str(info.model_uri)
 
@@ -214,7 +223,13 @@ def train_candidate(
             f"{settings.eval_fraction:.0%} by id: at least {MIN_ROWS} of each are needed"
         )
     with mlflow.start_run(run_name=candidate.name) as run:
-        mlflow.set_tags({"role": candidate.role, "candidate": candidate.name})
+        mlflow.set_tags(
+            {
+                "role": candidate.role,
+                "candidate": candidate.name,
+                "family": family_of(candidate.build()),
+            }
+        )
         mlflow.log_params(
             {
                 "candidate": candidate.name,
@@ -253,7 +268,7 @@ def train_candidate(
         )
         _log_diagnostics(train["target"].to_numpy(), cv.oof_proba)
         _log_reference(train, cv.oof_proba)
-        uri = _log_model(model, to_features(train.head(5)))
+        uri = _log_model(model, to_features(train.head(5)), family_of(model))
     return TrainedRun(candidate.name, run.info.run_id, uri, cv, result, size)
 
 
@@ -272,7 +287,8 @@ def train(
     fp = fingerprint(csv, labeled)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_experiment(settings.mlflow_experiment)
-    runs = tuple(train_candidate(c, labeled, fp, settings, report) for c in (BASELINE, PRODUCTION))
+    candidates = (BASELINE, production_candidate(settings))
+    runs = tuple(train_candidate(c, labeled, fp, settings, report) for c in candidates)
     version = gate = None
     if register_model or promote:
         prod = runs[-1]

