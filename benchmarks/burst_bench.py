@@ -48,6 +48,17 @@ from tweetstream.schemas import parse_alert
 from tweetstream.settings import Settings
 
 BURST_SUBJECTS = {("keyword", "earthquake"), ("place", "Oslo|NO")}
+#: the burst's tweets are "quake-<n>": a story begun by one of them is the burst's story
+BURST_ID_PREFIX = "quake-"
+
+
+def of_burst(kind: str, subject: str) -> bool:
+    """Whether an alert is about the injected burst: its keyword, its place or its stories."""
+    if kind == "story":
+        return subject.startswith(BURST_ID_PREFIX)
+    return (kind, subject) in BURST_SUBJECTS
+
+
 OPENINGS = ["BREAKING:", "Just now:", "OMG", "Reports:", "", "Live:", "URGENT", "Update:"]
 EVENTS = [
     "strong earthquake hits Oslo",
@@ -81,7 +92,7 @@ def burst_rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
         text = " ".join(
             p for p in (rng.choice(OPENINGS), rng.choice(EVENTS), rng.choice(ENDINGS)) if p
         ).format(n=i)
-        row: dict[str, Any] = {"id": f"quake-{i}", "text": text, "keyword": "earthquake"}
+        row: dict[str, Any] = {"id": f"{BURST_ID_PREFIX}{i}", "text": text, "keyword": "earthquake"}
         if (loc := rng.choice(LOCATIONS)) is not None:
             row["location"] = loc
         rows.append(row)
@@ -223,10 +234,10 @@ def main() -> None:
     hits = {
         f"{a.kind}:{a.subject}": round(at - burst_start, 1)
         for at, a in sorted(received, key=lambda x: x[0])
-        if (a.kind, a.subject) in BURST_SUBJECTS
+        if of_burst(a.kind, a.subject)
     }
-    false = [a for _, a in received if (a.kind, a.subject) not in BURST_SUBJECTS]
-    base_false = [r for r in baseline if (r[0], r[1]) not in BURST_SUBJECTS]
+    false = [a for _, a in received if not of_burst(a.kind, a.subject)]
+    base_false = [r for r in baseline if not of_burst(r[0], r[1])]
     result = {
         "rate": args.rate,
         "history_minutes": args.history_minutes,
