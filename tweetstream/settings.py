@@ -227,7 +227,7 @@ class Settings(BaseSettings):
         description="What tweetstream train (and the retraining trainer) fits: fast (TF-IDF + "
         "logistic regression, ~30,000 tweets/s a core), transformer (fine-tuned "
         "all-MiniLM-L6-v2, int8 ONNX, ~200 tweets/s a core) or cascade (the fast model, and "
-        "the transformer for its uncertain band); docs/models.md compares them.",
+        "the transformer for its uncertain band); docs/transformer.md compares them.",
     )
     cv_folds: int = Field(5, ge=2, description="Folds of the stratified cross-validation.")
     eval_fraction: float = Field(
@@ -259,11 +259,11 @@ class Settings(BaseSettings):
     )
     transformer_epochs: int = Field(2, ge=1, description="Fine-tuning epochs.")
     cascade_margin: float = Field(
-        0.1,
+        0.15,
         ge=0.0,
         le=0.51,
         description="The cascade sends a tweet to the transformer when the fast model's "
-        "P(disaster) is within this of 0.5 (chosen by CV: docs/models.md).",
+        "P(disaster) is within this of 0.5 (chosen by CV: docs/transformer.md).",
     )
     transformer_threads: int = Field(
         1,
