@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         True,
         description="Give each tweet a story: copies and near-copies (MinHash, Jaccard >= 0.7 "
         "on words and word pairs) share one story_id, found in PostgreSQL (stories, "
-        "story_bands). It costs the worker 20-37% of its throughput "
+        "story_bands). It costs the worker 11-37% of its throughput "
         "(docs/benchmarks.md); turn it off for firehose volumes.",
     )
     inference_process: bool = Field(
