@@ -23,17 +23,10 @@ from models.transformer import TransformerClassifier
 from tweetstream.settings import Settings
 
 #: what serving needs installed to unpickle and run a model of each family
+_FAST_SERVING = ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
 SERVING_PACKAGES: dict[str, tuple[str, ...]] = {
-    "fast": ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle"),
-    "transformer": (
-        "scikit-learn",
-        "pandas",
-        "numpy",
-        "scipy",
-        "cloudpickle",
-        "onnxruntime",
-        "tokenizers",
-    ),
+    "fast": _FAST_SERVING,
+    "transformer": (*_FAST_SERVING, "onnxruntime", "tokenizers"),
 }
 SERVING_PACKAGES["cascade"] = SERVING_PACKAGES["transformer"]
 

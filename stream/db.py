@@ -6,7 +6,6 @@ The schema itself lives in :mod:`tweetstream.migrations`.
 from __future__ import annotations
 
 import base64
-import io
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -15,7 +14,7 @@ from typing import Any
 from psycopg2 import Binary
 from psycopg2.extras import execute_values
 
-from stream.pg_copy import NULL, text_field
+from stream.pg_copy import NULL, copy_rows, text_field
 from stream.story_store import STAGING as STORY_STAGING
 from stream.story_store import assign_stories, count_into_stories
 from tweetstream.archive_layout import ArchiveRecord
@@ -43,8 +42,6 @@ _COLUMNS = (
     "classified_at, kafka_partition, kafka_offset, replay_reason, place_name, place_kind, "
     "place_country, place_region, place_lat, place_lon, place_source, story_id"
 )
-
-_COPY = f"COPY incoming_tweets ({_COLUMNS}) FROM STDIN"
 
 #: stored_at is the database's own clock at write time
 _UPSERT = f"""
@@ -158,7 +155,7 @@ class PostgresSink:
                         cur.execute(_STAGING + ";" + STORY_STAGING)
                         self._staged = True
                     stories = assign_stories(cur, records) if self.settings.stories else {}
-                    cur.copy_expert(_COPY, io.StringIO(copy_text(records, stories)))
+                    copy_rows(cur, "incoming_tweets", _COLUMNS, [copy_text(records, stories)])
                     if stories:
                         cur.execute(_UPSERT_COUNTED)
                         count_into_stories(cur, cur.fetchall())

@@ -15,7 +15,7 @@ workers do not open two stories for one event. A redelivered batch finds its own
 gets the same stories; story sizes count only rows inserted for the first time.
 
 Cost: most tweets start a story, and each new story records :data:`~stream.stories.BANDS`
-keys, so a batch of 2,500 writes about 40,000 index rows. They are loaded with COPY into
+keys, so a batch of 2,500 writes about 25,000 index rows. They are loaded with COPY into
 temporary tables and inserted from there in one statement each; lookups pass the keys as one
 array literal.
 """
@@ -118,11 +118,12 @@ def assign_stories(cur: Any, records: Sequence[ArchiveRecord]) -> dict[str, str]
         cur.execute(_RECORD_STORIES)
     moved: dict[str, str] = {}
     if decided.bands:
+        escaped = {sid: text_field(sid) for sid in set(decided.bands.values())}  # once a story
         copy_rows(
             cur,
             "incoming_bands",
             "band_key, story_id",
-            (f"{key}\t{text_field(sid)}\n" for key, sid in decided.bands.items()),
+            (f"{key}\t{escaped[sid]}\n" for key, sid in decided.bands.items()),
         )
         cur.execute(_RECORD_BANDS)
         if decided.new_stories and cur.rowcount < len(decided.bands):  # some were taken
