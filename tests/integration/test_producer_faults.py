@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 
 from infra.local.services import KafkaService
+from producer.sender import STALL_S
 from tests.integration.services import docker_available
 from tests.integration.streaming import free_port, settings_env, wait_for
 from tweetstream.clients import kafka_admin, kafka_config
@@ -146,6 +147,9 @@ def test_a_broker_restart_mid_run_loses_and_duplicates_nothing(
         wait_until_under_way(fresh, 500)
         broker.stop()  # SIGTERM; returns once the port is closed
         stopped = time.monotonic()
+        # the fault's length, not a wait for something: down longer than the producer's
+        # stall threshold, so that the outage is one it reports (a quick restart is not)
+        time.sleep(max(0.0, STALL_S + 1.0 - (time.monotonic() - stopped)))
         broker.start()
         broker.wait_healthy()
         outage = time.monotonic() - stopped
